@@ -1,0 +1,76 @@
+"""The SMS conversation service: create_app() reads like a table of contents."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app import config as config_module
+from app.extensions import csrf, db, login_manager
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE))
+    settings = config_module.load()
+    if test_config:
+        settings.update(test_config)
+    config_module.validate(settings)
+    configure(app, settings)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    register_logging(app)
+    return app
+
+
+def configure(app: Flask, settings: dict) -> None:
+    app.config.update(settings)
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(settings["DATABASE_URL"]))
+    app.config["MAX_CONTENT_LENGTH"] = settings.get("MAX_CONTENT_LENGTH", 1024 * 1024)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings["APP_ENV"] == "production"
+    app.config["REMEMBER_COOKIE_HTTPONLY"] = True
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "pool_timeout": 5}
+
+
+def register_extensions(app: Flask) -> None:
+    from app import db_events
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    with app.app_context():
+        db_events.install(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.admin import bp as admin_bp
+    from app.api import bp as api_bp
+    from app.ops import bp as ops_bp
+    from app.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(ops_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
+    csrf.exempt(webhooks_bp)
+    csrf.exempt(api_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)
+
+
+def register_logging(app: Flask) -> None:
+    from app.logging import setup
+
+    setup(app)

@@ -1,0 +1,109 @@
+"""Command-line interface: `flask --app wsgi <group> <command>`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+import requests
+from flask import Flask, current_app
+
+from app.accounts.service import create_api_key, create_user
+from app.extensions import db
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(api_keys)
+    app.cli.add_command(users)
+    app.cli.add_command(worker)
+    app.cli.add_command(sandbox)
+    app.cli.add_command(migrate)
+
+
+@click.group("api-keys", help="API keys for /api/v1.")
+def api_keys() -> None:
+    pass
+
+
+@api_keys.command("create", help="Create a key; it is printed once, alone on the last line.")
+@click.argument("name")
+def api_keys_create(name: str) -> None:
+    try:
+        _row, key = create_api_key(name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Created API key {name!r}. It is shown once; store it now:")
+    click.echo(key)
+
+
+@click.group("users", help="Admin users.")
+def users() -> None:
+    pass
+
+
+@users.command("create", help="Create an admin who signs in at /admin/login.")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default=None)
+@click.option("--if-missing", is_flag=True, help="Succeed quietly when the user exists.")
+def users_create(email: str, password: str, name: str | None, if_missing: bool) -> None:
+    try:
+        create_user(email, password, name)
+    except ValueError as exc:
+        if if_missing and "exists" in str(exc):
+            return
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Created admin {email.strip().lower()}")
+
+
+@click.command("worker", help="Run the delivery worker in the foreground.")
+@click.option("--threads", default=4, show_default=True)
+def worker(threads: int) -> None:
+    from app.delivery.worker import Worker
+
+    w = Worker(current_app._get_current_object(), threads=threads)
+    signal.signal(signal.SIGTERM, lambda *_: w.stop.set())
+    click.echo(f"delivery worker: sending through {current_app.config['TELEFONIE_BASE_URL']}")
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        w.stop.set()
+
+
+@click.group("sandbox", help="Talk to the Telefonie sandbox.")
+def sandbox() -> None:
+    pass
+
+
+@sandbox.command("inbound", help="Have the sandbox text us, as a customer would.")
+@click.option("--from", "from_", required=True)
+@click.option("--to", required=True)
+@click.option("--body", required=True)
+@click.option("--media-url", multiple=True)
+def sandbox_inbound(from_: str, to: str, body: str, media_url: tuple[str, ...]) -> None:
+    url = current_app.config["TELEFONIE_BASE_URL"].rstrip("/") + "/simulate/inbound"
+    payload = {"from": from_, "to": to, "body": body, "media_url": list(media_url)}
+    try:
+        resp = requests.post(url, json=payload, timeout=10,
+                             headers={"X-API-Key": current_app.config["TELEFONIE_API_KEY"]})
+    except requests.RequestException as exc:
+        raise click.ClickException(f"the sandbox at {url} is not reachable: {exc}") from exc
+    if resp.status_code >= 300:
+        raise click.ClickException(f"the sandbox answered {resp.status_code}: {resp.text[:300]}")
+    click.echo(f"sandbox accepted inbound message {resp.json().get('id')}")
+
+
+@click.command("migrate", help="Bring the database schema up to date (alembic upgrade head).")
+def migrate() -> None:
+    from app.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo("database is up to date")
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)

@@ -1,0 +1,74 @@
+"""Settings from the environment, validated at start.
+
+Under `make run` a file `instance/settings.env` (written once by `app.devsetup`) supplies
+development defaults; the real environment always wins. Outside development every required
+setting must come from the environment, and a missing one stops the process with one line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+DEV_SETTINGS_FILE = INSTANCE / "settings.env"
+
+REQUIRED = ("DATABASE_URL", "SECRET_KEY", "TELEFONIE_API_KEY", "WEBHOOK_SECRET")
+
+
+class ConfigError(SystemExit):
+    """A missing or invalid setting: exits with one clear line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"error: {message}")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def load(environ: dict[str, str] | None = None) -> dict:
+    """Environment first, then the development file, then built-in defaults."""
+    env = dict(os.environ if environ is None else environ)
+    file_values = read_env_file(DEV_SETTINGS_FILE)
+    merged = {**file_values, **{k: v for k, v in env.items() if v != ""}}
+
+    port = merged.get("PORT", "5000")
+    sandbox_port = merged.get("SANDBOX_PORT", "5001")
+    cfg = {
+        "DATABASE_URL": merged.get("DATABASE_URL"),
+        "SECRET_KEY": merged.get("SECRET_KEY"),
+        "TELEFONIE_API_KEY": merged.get("TELEFONIE_API_KEY"),
+        "WEBHOOK_SECRET": merged.get("WEBHOOK_SECRET"),
+        "TELEFONIE_BASE_URL": merged.get("TELEFONIE_BASE_URL", f"http://127.0.0.1:{sandbox_port}/v1/sms"),
+        "PUBLIC_BASE_URL": merged.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        "TELEFONIE_CONNECT_TIMEOUT": float(merged.get("TELEFONIE_CONNECT_TIMEOUT", "3.05")),
+        "TELEFONIE_READ_TIMEOUT": float(merged.get("TELEFONIE_READ_TIMEOUT", "10")),
+        "DELIVERY_MAX_ATTEMPTS": int(merged.get("DELIVERY_MAX_ATTEMPTS", "6")),
+        "DELIVERY_BACKOFF_BASE": float(merged.get("DELIVERY_BACKOFF_BASE", "1.0")),
+        "DELIVERY_LEASE_SECONDS": float(merged.get("DELIVERY_LEASE_SECONDS", "60")),
+        "APP_ENV": merged.get("APP_ENV", "production"),
+        "LOG_FORMAT": merged.get("LOG_FORMAT", "json" if merged.get("APP_ENV", "production") == "production" else "text"),
+    }
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    for name in REQUIRED:
+        if not cfg.get(name):
+            raise ConfigError(f"missing required setting {name} (set it in the environment)")
+    secret = cfg["WEBHOOK_SECRET"]
+    if not secret.startswith("whsec_"):
+        raise ConfigError("WEBHOOK_SECRET must be a Standard Webhooks secret starting with whsec_")
+    if len(cfg["SECRET_KEY"]) < 16 and cfg["APP_ENV"] == "production":
+        raise ConfigError("SECRET_KEY is too short (16 characters at least)")

@@ -1,0 +1,108 @@
+"""Consent in the inbound transaction: STOP / START / HELP first, always, and the consent log.
+
+Opting out cancels every queued message to the contact that has not reached the provider; the
+confirmation is the one message an opted-out contact still gets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from app import settings
+from app.consent.keywords import KeywordSet, classify, reads_like_stop_wish
+from app.consent.models import ConsentEvent, ConsentKeyword
+from app.conversations.models import Contact, Conversation, Message
+from app.conversations.service import queue_outbound
+from app.extensions import db
+from app.types import utcnow
+
+CONFIRMATION = {"opt_out": "stop_text", "opt_in": "start_text", "help": "help_text"}
+_cache: dict = {"at": 0.0, "keywords": None}
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str | None  # opt_out | opt_in | help | flagged | None
+    handled: bool  # True: no rule may answer this message
+
+
+def keyword_set(fresh: bool = False) -> KeywordSet:
+    """The defaults plus the admin's extra keywords, cached for a few seconds per process."""
+    now = time.monotonic()
+    if fresh or _cache["keywords"] is None or now - _cache["at"] > CACHE_SECONDS:
+        rows = db.session.execute(select(ConsentKeyword.keyword, ConsentKeyword.kind)).all()
+        _cache.update(at=now, keywords=KeywordSet.build([(k, kind) for k, kind in rows]))
+    return _cache["keywords"]
+
+
+def invalidate_cache() -> None:
+    _cache["keywords"] = None
+
+
+def apply(message: Message) -> Outcome:
+    conversation = message.conversation
+    contact = conversation.contact
+    kind = classify(message.body or "", keyword_set(), contact.opted_out)
+    if kind == "opt_out":
+        if opt_out(contact, source="keyword", message=message):
+            _confirm(conversation, "opt_out")
+        return Outcome("opt_out", True)
+    if kind == "opt_in":
+        opt_in(contact, source="keyword", message=message)
+        _confirm(conversation, "opt_in")
+        return Outcome("opt_in", True)
+    if kind == "help":
+        _confirm(conversation, "help")
+        return Outcome("help", True)
+    if contact.opted_out:
+        return Outcome(None, True)
+    if reads_like_stop_wish(message.body or ""):
+        conversation.flagged = True
+        conversation.flag_reason = "reads like a wish to stop messages"
+        return Outcome("flagged", True)
+    return Outcome(None, False)
+
+
+def _confirm(conversation: Conversation, kind: str) -> Message:
+    return queue_outbound(conversation, settings.render(CONFIRMATION[kind]), source="consent")
+
+
+def opt_out(contact: Contact, *, source: str, message: Message | None = None, reason: str | None = None,
+            actor: str | None = None) -> bool:
+    """Opt the contact out and cancel what is queued for them; False when already opted out."""
+    if contact.opted_out:
+        return False
+    now = utcnow()
+    contact.opted_out = True
+    contact.opted_out_at = now
+    _log(contact, "opt_out", source, message, reason, actor)
+    db.session.execute(
+        update(Message)
+        .where(Message.to_number == contact.phone, Message.direction == "outbound",
+               Message.status == "queued", Message.provider_id.is_(None), Message.source != "consent")
+        .values(status="failed", error_code=21610, error_message="recipient opted out; not sent",
+                date_updated=now)
+        .execution_options(synchronize_session=False))
+    return True
+
+
+def opt_in(contact: Contact, *, source: str, message: Message | None = None, reason: str | None = None,
+           actor: str | None = None) -> bool:
+    if not contact.opted_out:
+        return False
+    contact.opted_out = False
+    contact.opted_out_at = None
+    _log(contact, "opt_in", source, message, reason, actor)
+    return True
+
+
+def _log(contact: Contact, action: str, source: str, message: Message | None, reason: str | None,
+         actor: str | None) -> None:
+    db.session.add(ConsentEvent(
+        contact_id=contact.id, action=action, source=source, reason=reason, actor=actor,
+        message_id=message.id if message is not None else None,
+        message_body=message.body if message is not None else None))

@@ -1,0 +1,32 @@
+"""Small database helpers that differ by dialect."""
+
+from __future__ import annotations
+
+import zlib
+
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db
+
+
+def dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def insert_ignore(table, index_elements: list[str]):
+    """INSERT ... ON CONFLICT (index_elements) DO NOTHING, for PostgreSQL and SQLite."""
+    module = postgresql if dialect() == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def lock_key(name: str) -> None:
+    """Serialise transactions about one key (a provider id) until commit; SQLite serialises writers anyway."""
+    if dialect() == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(name.encode())})
+
+
+def notify(channel: str) -> None:
+    """Wake listening workers when the transaction commits (PostgreSQL only; SQLite workers poll)."""
+    if dialect() == "postgresql":
+        db.session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})

@@ -1,0 +1,19 @@
+"""What happens to a newly stored inbound message, inside the webhook's transaction.
+
+Consent keywords first, always; then the rules. Replies are queued rows in the same
+transaction, so nothing is lost between storing the message and answering it.
+"""
+
+from __future__ import annotations
+
+from app.conversations.models import Message
+
+
+def after_inbound(message: Message) -> None:
+    from app.consent import service as consent
+    from app.rules import service as rules
+
+    outcome = consent.apply(message)
+    if outcome.handled:
+        return
+    rules.respond(message)

@@ -1,0 +1,84 @@
+"""Rules in the inbound transaction: decide (pure), then the loop guard, the reply and the actions.
+
+The compiled RuleIndex is cached per process for a couple of seconds and rebuilt at once in the
+process that changed a rule; other processes see a change within CACHE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app import settings
+from app.accounts.models import User
+from app.conversations.models import Conversation, Message
+from app.conversations.service import queue_outbound
+from app.extensions import db
+from app.rules.engine import Decision, Inbound, RuleIndex, RuleSpec, decide
+from app.rules.models import Rule, RuleHit
+from app.types import utcnow
+
+CACHE_SECONDS = 2.0
+_cache: dict = {"at": 0.0, "index": None}
+
+
+def rule_index(fresh: bool = False) -> RuleIndex:
+    now = time.monotonic()
+    if fresh or _cache["index"] is None or now - _cache["at"] > CACHE_SECONDS:
+        rows = db.session.scalars(select(Rule).where(Rule.enabled.is_(True)))
+        _cache.update(at=now, index=RuleIndex.build([RuleSpec.from_row(r) for r in rows]))
+    return _cache["index"]
+
+
+def invalidate_cache() -> None:
+    _cache["index"] = None
+
+
+def inbound_for(message: Message, conversation: Conversation, at=None) -> Inbound:
+    first = db.session.scalar(
+        select(func.count()).select_from(
+            select(Message.id).where(Message.conversation_id == conversation.id, Message.direction == "inbound")
+            .limit(2).subquery())) <= 1
+    return Inbound(body=message.body or "", from_number=message.from_number, to_number=message.to_number,
+                   first_in_conversation=first, at=at or message.date_created or utcnow(),
+                   contact_name=conversation.contact.name)
+
+
+def respond(message: Message) -> Decision:
+    """Decide on one inbound message; queue the reply unless the loop guard holds it back."""
+    conversation = message.conversation
+    values = settings.get_all()
+    decision = decide(inbound_for(message, conversation, at=utcnow()), rule_index(), brand=values["brand"])
+    if decision.rule is None:
+        return decision
+    if _loop_guard_holds(conversation, values):
+        db.session.add(RuleHit(rule_id=decision.rule.id, conversation_id=conversation.id,
+                               message_id=message.id, sent=False, note="loop guard: too many auto-replies"))
+        return decision
+    if decision.reply:
+        queue_outbound(conversation, decision.reply, source="rule")
+    db.session.add(RuleHit(rule_id=decision.rule.id, conversation_id=conversation.id, message_id=message.id,
+                           sent=bool(decision.reply)))
+    apply_actions(conversation, decision)
+    return decision
+
+
+def _loop_guard_holds(conversation: Conversation, values: dict[str, str]) -> bool:
+    limit = int(values["loop_guard_max"])
+    since = utcnow() - timedelta(minutes=int(values["loop_guard_minutes"]))
+    sent = db.session.scalar(select(func.count()).where(
+        RuleHit.conversation_id == conversation.id, RuleHit.sent.is_(True), RuleHit.created_at > since))
+    return sent >= limit
+
+
+def apply_actions(conversation: Conversation, decision: Decision) -> None:
+    if decision.tags:
+        conversation.tags = sorted(set(conversation.tags or []) | set(decision.tags))
+    if decision.close:
+        conversation.status = "closed"
+    if decision.assign_to:
+        user = db.session.scalar(select(User).where(User.email == decision.assign_to.lower()))
+        if user is not None:
+            conversation.assignee_id = user.id

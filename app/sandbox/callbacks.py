@@ -1,0 +1,122 @@
+"""Signed webhook delivery: what the provider does after it has answered the API call.
+
+Webhooks go out from a few worker threads. Every webhook carries a key (a message id, or a
+sender and recipient pair for inbound messages) and one key always lands on the same worker,
+so the webhooks of one message arrive in the order they were made, while a receiver that keeps
+failing for one message does not hold up every other message. A webhook is retried with
+backoff until the receiver answers 2xx, and re-signed on each attempt so a late retry is not
+refused for a stale timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from standardwebhooks import Webhook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    url: str
+    body: str
+    event_id: str
+
+
+def signed_headers(webhook: Webhook, event_id: str, body: str, at: datetime | None = None) -> dict[str, str]:
+    """The Standard Webhooks headers for one attempt (CONTRACT section 3)."""
+    at = at or datetime.now(UTC)
+    return {
+        "Content-Type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": webhook.sign(event_id, at, body),
+    }
+
+
+class WebhookSender:
+    """Queues webhooks and posts them, signed, until each is accepted or attempts run out."""
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        workers: int = 4,
+        max_attempts: int = 30,
+        backoff: float = 0.5,
+        max_backoff: float = 5.0,
+        timeout: tuple[float, float] = (3.05, 10.0),
+    ) -> None:
+        self._webhook = Webhook(secret)
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._timeout = timeout
+        self._stopping = threading.Event()
+        self._queues: list[queue.Queue[Delivery | None]] = [queue.Queue() for _ in range(max(workers, 1))]
+        self._threads = [
+            threading.Thread(target=self._work, args=(q,), name=f"sandbox-webhooks-{i}", daemon=True)
+            for i, q in enumerate(self._queues)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def send(self, url: str, payload: dict[str, Any], key: str) -> None:
+        """Queue one webhook; the payload is serialized now, so later changes do not leak in."""
+        delivery = Delivery(url=url, body=json.dumps(payload), event_id="msg_" + uuid.uuid4().hex)
+        self._queues[zlib.crc32(key.encode()) % len(self._queues)].put(delivery)
+
+    def stop(self) -> None:
+        """Stop the workers after the webhook each one is on; queued webhooks are dropped."""
+        self._stopping.set()
+        for q in self._queues:
+            q.put(None)
+
+    def _work(self, jobs: queue.Queue[Delivery | None]) -> None:
+        session = requests.Session()
+        while not self._stopping.is_set():
+            delivery = jobs.get()
+            if delivery is None:
+                break
+            self._deliver(session, delivery)
+
+    def _deliver(self, session: requests.Session, delivery: Delivery) -> bool:
+        delay = self._backoff
+        for attempt in range(1, self._max_attempts + 1):
+            if self._attempt(session, delivery, attempt):
+                return True
+            if self._stopping.wait(delay):
+                return False
+            delay = min(delay * 2, self._max_backoff)
+        log.warning("gave up on webhook %s to %s after %d attempts", delivery.event_id, delivery.url, attempt)
+        return False
+
+    def _attempt(self, session: requests.Session, delivery: Delivery, attempt: int) -> bool:
+        headers = signed_headers(self._webhook, delivery.event_id, delivery.body)
+        try:
+            response = session.post(
+                delivery.url, data=delivery.body.encode(), headers=headers, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            log.info("webhook %s attempt %d to %s failed: %s", delivery.event_id, attempt, delivery.url, exc)
+            return False
+        if 200 <= response.status_code < 300:
+            return True
+        log.info(
+            "webhook %s attempt %d to %s answered %d",
+            delivery.event_id,
+            attempt,
+            delivery.url,
+            response.status_code,
+        )
+        return False

@@ -1,0 +1,138 @@
+"""Blueprint /webhooks/telefonie: verify, parse, store once, acknowledge.
+
+Order (dj-stripe, RapidPro courier): size and content type, then the signature before anything
+is parsed or written, then validation, then one transaction, then 204.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from standardwebhooks import Webhook
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app import metrics
+from app.conversations.service import record_inbound, record_status
+from app.errors import error_response
+from app.extensions import db
+from app.pipeline import after_inbound
+from app.telefonie.schema import PayloadError, parse_inbound, parse_status
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/telefonie")
+
+MAX_BODY = 64 * 1024
+JSON_TYPE = "application/json"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.response = error_response(status, code, message, headers)
+
+
+@bp.post("/inbound")
+def inbound() -> Response:
+    return _handle("inbound", lambda data: _store_inbound(parse_inbound(data)))
+
+
+@bp.post("/status")
+def status() -> Response:
+    return _handle("status", lambda data: record_status(parse_status(data)))
+
+
+def _store_inbound(msg) -> None:
+    message = record_inbound(msg)
+    if message is not None:
+        after_inbound(message)
+
+
+def _handle(kind: str, store: Callable[[dict], object]) -> Response:
+    started = time.perf_counter()
+    try:
+        data = _verified_payload()
+        try:
+            store(data)
+            db.session.commit()
+        except PayloadError:
+            raise
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
+            db.session.rollback()
+            current_app.logger.warning("webhook storage unavailable: %s", exc.__class__.__name__)
+            raise Rejected(503, "storage_unavailable", "storage is unavailable; retry later",
+                           {"Retry-After": "5"}) from exc
+        except DBAPIError:
+            db.session.rollback()
+            raise
+        outcome, resp = "stored", Response(status=204)
+    except PayloadError as exc:
+        db.session.rollback()
+        outcome, resp = "invalid", error_response(400, "invalid_payload", str(exc))
+    except Rejected as exc:
+        outcome, resp = f"rejected_{exc.response.status_code}", exc.response
+    metrics.webhooks.labels(kind, outcome).inc()
+    metrics.webhook_latency.labels(kind).observe(time.perf_counter() - started)
+    return resp
+
+
+def _verified_payload() -> dict:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Rejected(413, "payload_too_large", f"the body is over {MAX_BODY // 1024} KiB")
+    mimetype = request.mimetype
+    if mimetype not in (JSON_TYPE, FORM_TYPE):
+        raise Rejected(415, "unsupported_media_type", f"send {JSON_TYPE} or {FORM_TYPE}")
+    request.max_content_length = MAX_BODY
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge as exc:
+        raise Rejected(413, "payload_too_large", f"the body is over {MAX_BODY // 1024} KiB") from exc
+    _verify_signature(raw)
+    return _decode(raw, mimetype)
+
+
+def _verify_signature(raw: bytes) -> None:
+    headers = {k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    if not all(headers.values()):
+        raise Rejected(401, "missing_signature", "webhook-id, webhook-timestamp and webhook-signature are required")
+    try:
+        Webhook(current_app.config["WEBHOOK_SECRET"]).verify(raw, headers, json_parse=False)
+    except Exception as exc:  # the library raises several types for malformed headers
+        raise Rejected(401, "invalid_signature", "the webhook signature is missing, wrong or stale") from exc
+
+
+def _decode(raw: bytes, mimetype: str) -> dict:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError("the body is not valid UTF-8") from exc
+    if mimetype == JSON_TYPE:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise PayloadError("the body is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise PayloadError("the body must be a JSON object")
+        return data
+    return _form_fields(text)
+
+
+def _form_fields(text: str) -> dict:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=200)
+    except ValueError as exc:
+        raise PayloadError("the form body is malformed") from exc
+    data: dict = {}
+    for key, value in pairs:
+        if key == "media_url":
+            data.setdefault("media_url", []).append(value)
+        elif key in data:
+            raise PayloadError(f"'{key}' is given more than once")
+        else:
+            data[key] = value
+    return data

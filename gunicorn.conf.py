@@ -1,0 +1,17 @@
+"""gunicorn settings for `web`: threads per worker, JSON-friendly logs, graceful restarts."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+max_requests = 10000
+max_requests_jitter = 500
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", None)
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
