@@ -8,6 +8,7 @@ import sys
 import click
 import requests
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from app.accounts.service import create_api_key, create_user
 from app.extensions import db
@@ -19,9 +20,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(sandbox)
     app.cli.add_command(migrate)
+    app.cli.add_command(rules)
 
 
-@click.group("api-keys", help="API keys for /api/v1.")
+@click.group("api-keys", cls=AppGroup, help="API keys for /api/v1.")
 def api_keys() -> None:
     pass
 
@@ -38,7 +40,7 @@ def api_keys_create(name: str) -> None:
     click.echo(key)
 
 
-@click.group("users", help="Admin users.")
+@click.group("users", cls=AppGroup, help="Admin users.")
 def users() -> None:
     pass
 
@@ -60,6 +62,7 @@ def users_create(email: str, password: str, name: str | None, if_missing: bool) 
 
 
 @click.command("worker", help="Run the delivery worker in the foreground.")
+@with_appcontext
 @click.option("--threads", default=4, show_default=True)
 def worker(threads: int) -> None:
     from app.delivery.worker import Worker
@@ -73,7 +76,7 @@ def worker(threads: int) -> None:
         w.stop.set()
 
 
-@click.group("sandbox", help="Talk to the Telefonie sandbox.")
+@click.group("sandbox", cls=AppGroup, help="Talk to the Telefonie sandbox.")
 def sandbox() -> None:
     pass
 
@@ -97,11 +100,41 @@ def sandbox_inbound(from_: str, to: str, body: str, media_url: tuple[str, ...]) 
 
 
 @click.command("migrate", help="Bring the database schema up to date (alembic upgrade head).")
+@with_appcontext
 def migrate() -> None:
     from app.migrate import upgrade
 
     upgrade(current_app.config["DATABASE_URL"])
     click.echo("database is up to date")
+
+
+@click.group("rules", cls=AppGroup, help="Auto-reply rules as YAML.")
+def rules() -> None:
+    pass
+
+
+@rules.command("export", help="Write every rule to FILE ('-' for standard output).")
+@click.argument("file", type=click.File("w", encoding="utf-8"))
+def rules_export(file) -> None:
+    from app.rules.yaml_io import export_rules
+
+    file.write(export_rules())
+
+
+@rules.command("import", help="Create or update (by name) the rules in FILE; all or nothing.")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--replace", is_flag=True, help="Delete every existing rule first.")
+def rules_import(file, replace: bool) -> None:
+    from app.rules.validation import RuleError
+    from app.rules.yaml_io import import_rules
+
+    try:
+        created, updated = import_rules(file.read(), replace=replace)
+    except (RuleError, UnicodeDecodeError) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"imported rules: {created} created, {updated} updated")
 
 
 def fail(message: str) -> None:

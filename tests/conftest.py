@@ -91,6 +91,7 @@ def app(database_url, ports):
         "TELEFONIE_READ_TIMEOUT": 1.0,
         "DELIVERY_BACKOFF_BASE": 0.05,
         "DELIVERY_MAX_ATTEMPTS": 5,
+        "DELIVERY_IDLE_WAIT": 0.3,
         "WTF_CSRF_ENABLED": True,
         "LOG_FORMAT": "text",
     })

@@ -80,7 +80,9 @@ def delete_message(sid: str):
 
 
 def _find(sid: str) -> Message:
-    message = db.session.scalar(select(Message).where(Message.sid == sid[:40]))
+    message = None
+    if sid.isprintable() and len(sid) <= 40:
+        message = db.session.scalar(select(Message).where(Message.sid == sid))
     if message is None:
         raise ApiError(404, "20404", f"no message {sid[:40]!r}")
     return message

@@ -82,9 +82,17 @@ class Worker:
             )
             if dialect() == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            ids = list(db.session.scalars(query))
-            if ids:
-                db.session.execute(update(Message).where(Message.id.in_(ids)).values(lease_until=now + self.lease))
+            candidates = list(db.session.scalars(query))
+            if not candidates:
+                db.session.rollback()
+                return []
+            # The lease condition again: on SQLite (no SKIP LOCKED) two workers may pick the same
+            # candidates, but writes are serialised and only one update finds the row unleased.
+            ids = list(db.session.scalars(
+                update(Message)
+                .where(Message.id.in_(candidates), or_(Message.lease_until.is_(None), Message.lease_until < now))
+                .values(lease_until=now + self.lease)
+                .returning(Message.id)))
             db.session.commit()
             return ids
 
@@ -96,9 +104,10 @@ class Worker:
                 .where(Message.direction == "outbound", Message.status == "queued",
                        Message.provider_id.is_(None)))
             db.session.rollback()
+        idle = self.app.config.get("DELIVERY_IDLE_WAIT", 5.0)
         if due is None:
-            return 5.0
-        return max(0.0, min(5.0, (due - now).total_seconds()))
+            return idle
+        return max(0.0, min(idle, (due - now).total_seconds()))
 
     def _deliver_in_context(self, message_id: int) -> None:
         with self.app.app_context():
@@ -172,14 +181,15 @@ class Worker:
         return True
 
     def _failed_attempt(self, message: Message, exc: TelefonieError) -> None:
+        reason = f"HTTP {exc.status}: {exc.message}" if exc.status else exc.message
         message.outcome_unknown = exc.ambiguous
-        message.last_error = exc.message[:500]
+        message.last_error = reason[:500]
         log.warning("send of %s failed (attempt %s): %s", message.sid, message.attempts, exc.message)
         if exc.ambiguous or (exc.retryable and message.attempts < self.max_attempts):
-            self._retry_later(message, exc.retry_after, exc.message)
+            self._retry_later(message, exc.retry_after, reason)
             return
         code = exc.code if isinstance(exc.code, int) or (isinstance(exc.code, str) and exc.code.isdigit()) else None
-        self._give_up(message, int(code) if code is not None else None, exc.message)
+        self._give_up(message, int(code) if code is not None else None, reason)
 
     def _retry_later(self, message: Message, retry_after: float | None, reason: str) -> None:
         delay = min(60.0, self.backoff_base * 2 ** max(0, message.attempts - 1))

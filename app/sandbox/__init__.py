@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -123,7 +124,7 @@ def sandbox() -> Sandbox:
     return current_app.extensions[EXTENSION]
 
 
-def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def config_from_env(environ: Mapping[str, str] | None = None, dev_file: Path | None = None) -> dict[str, Any]:
     """Settings from the environment, then the main app's development file, then generated.
 
     The development file (`instance/settings.env`, written by `make run`) is how the service and
@@ -133,7 +134,7 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     from app.config import DEV_SETTINGS_FILE, read_env_file
 
     env = {
-        **read_env_file(DEV_SETTINGS_FILE),
+        **read_env_file(DEV_SETTINGS_FILE if dev_file is None else dev_file),
         **{k: v for k, v in (os.environ if environ is None else environ).items() if v},
     }
     public_base = env.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{env.get('PORT', '5000')}").rstrip("/")

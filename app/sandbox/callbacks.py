@@ -88,7 +88,10 @@ class WebhookSender:
             delivery = jobs.get()
             if delivery is None:
                 break
-            self._deliver(session, delivery)
+            try:
+                self._deliver(session, delivery)
+            except Exception:  # keep the worker alive for the webhooks queued behind this one
+                log.exception("webhook %s to %s failed", delivery.event_id, delivery.url)
 
     def _deliver(self, session: requests.Session, delivery: Delivery) -> bool:
         delay = self._backoff

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
 from app.sandbox.callbacks import WebhookSender
 from app.sandbox.store import Message, MessageStore, now_iso
+
+log = logging.getLogger(__name__)
 
 REFUSED_NUMBER = "+12025550103"
 
@@ -94,7 +97,10 @@ class Lifecycle:
                 if self._stopping:
                     return
                 _, _, track, step = heapq.heappop(self._due)
-            self._advance(track, step)
+            try:
+                self._advance(track, step)
+            except Exception:  # one bad step must not stop every other message
+                log.exception("status step %d of %s failed", step, track.message_id)
 
     def _advance(self, track: Track, step: int) -> None:
         status, error_code, error_message = track.steps[step]

@@ -19,6 +19,9 @@ MAX_BODY_CHARS = 1600  # Twilio's limit for a concatenated body
 MAX_MEDIA = 10
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
+MAX_VALIDITY_PERIOD = 36000  # Twilio's ten hours
+LIST_PARAMETERS = ("direction", "status", "from", "to", "page", "page_size")
+INTEGER_FIELDS = ("validity_period", "count")
 
 BAD_REQUEST = 20001
 AUTH_FAILED = 20003
@@ -64,6 +67,10 @@ def read_payload(request: Request) -> dict[str, Any]:
         fields: dict[str, Any] = {key: request.form.get(key) for key in request.form}
         if "media_url" in request.form:
             fields["media_url"] = request.form.getlist("media_url")
+        for name in INTEGER_FIELDS:  # a form has only strings; JSON must say 5, not "5"
+            value = fields.get(name)
+            if value is not None and value.isascii() and value.isdigit():
+                fields[name] = int(value)
         return fields
     raise ApiError(400, BAD_REQUEST, "Send the fields as a JSON object (application/json) or a form")
 
@@ -72,24 +79,35 @@ def parse_new_message(data: dict[str, Any], *, direction: str = "outbound") -> N
     """A send (or a simulated inbound message) checked field by field."""
     to = _number(data, "to", required_code=TO_REQUIRED, invalid_code=INVALID_TO)
     from_ = _number(data, "from", required_code=FROM_REQUIRED, invalid_code=INVALID_FROM)
-    body = data.get("body")
-    if body is not None and not isinstance(body, str):
+    body = data.get("body", "")
+    if not isinstance(body, str):
         raise ApiError(400, BODY_REQUIRED, "'body' must be a string")
-    media_urls = _media_urls(data.get("media_url"))
+    media_urls = _media_urls(data.get("media_url", []))
     if not body and not media_urls:
         raise ApiError(400, BODY_REQUIRED, "A message needs a 'body' or a 'media_url'")
-    if body and len(body) > MAX_BODY_CHARS:
+    if len(body) > MAX_BODY_CHARS:
         raise ApiError(400, BODY_TOO_LONG, f"'body' is longer than {MAX_BODY_CHARS} characters")
     callback = data.get("status_callback") if direction == "outbound" else None
-    if callback is not None and not _is_http_url(callback):
+    if direction == "outbound" and "status_callback" in data and not _is_http_url(callback):
         raise ApiError(400, INVALID_CALLBACK_URL, "'status_callback' must be an http(s) URL")
-    if not _is_whole_number(data.get("validity_period", 0)):
-        raise ApiError(400, BAD_REQUEST, "'validity_period' must be an integer number of seconds")
-    return NewMessage(to=to, from_=from_, body=body or "", media_urls=media_urls, status_callback=callback)
+    validity = data.get("validity_period", 1)
+    if not _is_integer(validity) or not 1 <= validity <= MAX_VALIDITY_PERIOD:
+        message = f"'validity_period' must be a whole number of seconds from 1 to {MAX_VALIDITY_PERIOD}"
+        raise ApiError(400, BAD_REQUEST, message)
+    return NewMessage(to=to, from_=from_, body=body, media_urls=media_urls, status_callback=callback)
 
 
 def parse_list_query(args: Any) -> tuple[dict[str, str], int, int]:
-    """Filters, page and page size of a list request; an unknown enum value is a 400, not 0 rows."""
+    """Filters, page and page size of a list request.
+
+    An unknown status or parameter is a 400 rather than a silently wrong page: a client that
+    misspells `page_size` should find out here, not in production.
+    """
+    unknown = sorted(set(args) - set(LIST_PARAMETERS))
+    if unknown:
+        raise ApiError(
+            400, BAD_REQUEST, f"Unknown parameter {unknown[0]!r}; use {', '.join(LIST_PARAMETERS)}"
+        )
     filters: dict[str, str] = {}
     for name, allowed in (("direction", DIRECTIONS), ("status", STATUSES), ("from", None), ("to", None)):
         value = args.get(name)
@@ -108,9 +126,9 @@ def parse_fault(data: dict[str, Any]) -> tuple[str, int]:
     if mode not in FAULT_MODES:
         raise ApiError(400, BAD_REQUEST, f"'mode' must be one of: {', '.join(FAULT_MODES)}")
     count = data.get("count", 1)
-    if not _is_whole_number(count) or int(count) < 0:
+    if not _is_integer(count) or count < 0:
         raise ApiError(400, BAD_REQUEST, "'count' must be a whole number, 0 or more")
-    return mode, int(count)
+    return mode, count
 
 
 def _number(data: dict[str, Any], name: str, *, required_code: int, invalid_code: int) -> str:
@@ -124,10 +142,6 @@ def _number(data: dict[str, Any], name: str, *, required_code: int, invalid_code
 
 
 def _media_urls(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
     if not isinstance(value, list):
         raise ApiError(400, INVALID_MEDIA_URL, "'media_url' must be a list of URLs")
     if len(value) > MAX_MEDIA:
@@ -138,10 +152,7 @@ def _media_urls(value: Any) -> list[str]:
     return list(value)
 
 
-def _is_whole_number(value: Any) -> bool:
-    """An integer, or its digits as a form sends them."""
-    if isinstance(value, str):
-        return value.isascii() and value.isdigit()
+def _is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -16,7 +16,6 @@ together by tests/telefonie/test_segments_js.py.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 GSM7 = "GSM-7"
@@ -60,8 +59,6 @@ GSM7_BASIC: frozenset[str] = frozenset(GSM7_BASIC_TABLE) - {_ESC}
 GSM7_EXTENSION: frozenset[str] = frozenset(GSM7_EXTENSION_TABLE.values())
 GSM7_ALL: frozenset[str] = GSM7_BASIC | GSM7_EXTENSION
 
-_EXTENSION_RE = re.compile("[" + re.escape("".join(sorted(GSM7_EXTENSION))) + "]")
-_ASTRAL_RE = re.compile("[\U00010000-\U0010ffff]")
 _HIGH_SURROGATES = frozenset(map(chr, range(0xD800, 0xDC00)))
 _LOW_SURROGATES = frozenset(map(chr, range(0xDC00, 0xE000)))
 
@@ -75,24 +72,29 @@ class SegmentInfo:
 
 
 def encoding_of(body: str) -> str:
-    """ "GSM-7" when every character is in the default alphabet or its extension, else "UCS-2"."""
+    """GSM-7 when every character is in the default alphabet or its extension table, else UCS-2."""
     return GSM7 if GSM7_ALL.issuperset(body) else UCS2
 
 
-def _measure(body: str) -> tuple[str, int, bool]:
-    """(encoding, units, whether any character is wider than one unit), all in C-speed passes."""
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _measure(body: str) -> tuple[str, int, tuple[str, ...]]:
+    """(encoding, units, the extension characters in a GSM-7 body), in C-speed passes over the body."""
     chars = set(body)
     if chars <= GSM7_BASIC:
-        return GSM7, len(body), False
+        return GSM7, len(body), ()
     if chars <= GSM7_ALL:
-        return GSM7, len(body) + sum(map(body.count, chars & GSM7_EXTENSION)), True
+        extension = tuple(chars & GSM7_EXTENSION)
+        return GSM7, len(body) + sum(map(body.count, extension)), extension
     if max(chars) <= "\uffff":
-        return UCS2, len(body), False
-    return UCS2, len(body) + len(_ASTRAL_RE.findall(body)), True
+        return UCS2, len(body), ()
+    return UCS2, _utf16_units(body), ()
 
 
-def _split(body: str, limit: int, wide: re.Pattern[str], ucs2: bool) -> tuple[str, ...]:
-    """Greedy split into parts of at most `limit` units, never cutting a multi-unit character.
+def _split(body: str, limit: int, encoding: str, extension: tuple[str, ...]) -> tuple[str, ...]:
+    """Greedy split into parts of at most `limit` units, never cutting a two-unit character.
 
     Each part starts as the next `limit` characters (every character is at least one unit) and
     is cut back until it fits: that is the longest prefix that fits. A character is at most two
@@ -102,12 +104,16 @@ def _split(body: str, limit: int, wide: re.Pattern[str], ucs2: bool) -> tuple[st
     start, n = 0, len(body)
     while start < n:
         end = min(start + limit, n)
-        while (excess := end - start + len(wide.findall(body, start, end)) - limit) > 0:
-            end -= (excess + 1) // 2
-        # A surrogate pair held as two separate code points (only from odd input) stays whole.
-        if ucs2 and end < n and end - start > 1 and body[end - 1] in _HIGH_SURROGATES:
-            if body[end] in _LOW_SURROGATES:
-                end -= 1
+        if encoding == GSM7:
+            while (excess := end - start + sum(body.count(c, start, end) for c in extension) - limit) > 0:
+                end -= (excess + 1) // 2
+        else:
+            while (excess := _utf16_units(body[start:end]) - limit) > 0:
+                end -= (excess + 1) // 2
+            # A surrogate pair held as two separate code points (only from odd input) stays whole.
+            if end < n and end - start > 1 and body[end - 1] in _HIGH_SURROGATES:
+                if body[end] in _LOW_SURROGATES:
+                    end -= 1
         parts.append(body[start:end])
         start = end
     return tuple(parts)
@@ -117,27 +123,35 @@ def _limits(encoding: str) -> tuple[int, int]:
     return (GSM7_SINGLE, GSM7_CONCAT) if encoding == GSM7 else (UCS2_SINGLE, UCS2_CONCAT)
 
 
+def _uneven(body: str, encoding: str, units: int) -> bool:
+    """Whether some character is two units (or could be half of a pair), so parts are not even slices."""
+    if units != len(body):
+        return True
+    return encoding == UCS2 and not _HIGH_SURROGATES.isdisjoint(body)
+
+
 def analyze(body: str) -> SegmentInfo:
+    """Encoding, segment count, units and the parts a phone would receive."""
     return _analyze(body, *_measure(body))
 
 
-def _analyze(body: str, encoding: str, units: int, has_wide: bool) -> SegmentInfo:
+def _analyze(body: str, encoding: str, units: int, extension: tuple[str, ...]) -> SegmentInfo:
     single, concat = _limits(encoding)
     if units <= single:
         return SegmentInfo(encoding, 1, units, (body,))
-    if has_wide or encoding == UCS2:
-        wide = _EXTENSION_RE if encoding == GSM7 else _ASTRAL_RE
-        parts = _split(body, concat, wide, ucs2=encoding == UCS2)
+    if _uneven(body, encoding, units):
+        parts = _split(body, concat, encoding, extension)
     else:
         parts = tuple(body[i : i + concat] for i in range(0, len(body), concat))
     return SegmentInfo(encoding, len(parts), units, parts)
 
 
 def count_segments(body: str) -> int:
-    encoding, units, has_wide = _measure(body)
+    """Number of segments (the empty body is one); callers refuse more than MAX_SEGMENTS."""
+    encoding, units, extension = _measure(body)
     single, concat = _limits(encoding)
     if units <= single:
         return 1
-    if not has_wide and not (encoding == UCS2 and _HIGH_SURROGATES.intersection(body)):
-        return -(-units // concat)
-    return _analyze(body, encoding, units, has_wide).num_segments
+    if _uneven(body, encoding, units):
+        return _analyze(body, encoding, units, extension).num_segments
+    return -(-units // concat)  # every character is one unit: parts are even slices

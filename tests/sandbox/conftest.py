@@ -56,7 +56,7 @@ class Server:
         self.app = app
         self._server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
         self._thread.start()
 
     def close(self) -> None:
@@ -99,7 +99,8 @@ class Receiver:
             return [
                 r
                 for r in self._received
-                if (kind is None or r.kind == kind) and (message_id is None or r.payload.get("id") == message_id)
+                if (kind is None or r.kind == kind)
+                and (message_id is None or r.payload.get("id") == message_id)
             ]
 
     def accepted(self, message_id: str) -> list[Received]:
@@ -165,8 +166,7 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
-@pytest.fixture(scope="session")
-def sandbox_server(receiver: Receiver) -> Iterator[Server]:
+def serve_sandbox(receiver: Receiver, **config: Any) -> Server:
     app = create_app(
         {
             "API_KEY": API_KEY,
@@ -175,12 +175,22 @@ def sandbox_server(receiver: Receiver) -> Iterator[Server]:
             "STEP_DELAY": STEP_DELAY,
             "TIMEOUT_DELAY": TIMEOUT_DELAY,
             "CALLBACK_BACKOFF": 0.05,
+            **config,
         }
     )
-    server = Server(app)
-    yield server
+    return Server(app)
+
+
+def stop_sandbox(server: Server) -> None:
     server.close()
-    app.extensions[EXTENSION].stop()
+    server.app.extensions[EXTENSION].stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(receiver: Receiver) -> Iterator[Server]:
+    server = serve_sandbox(receiver)
+    yield server
+    stop_sandbox(server)
 
 
 @pytest.fixture

@@ -170,19 +170,19 @@ def test_inbound_cases(app, client, name, build, status, code, stored):
 
 
 def test_stored_fields_and_conversation(app, client):
-    payload = inbound_payload(CUSTOMER, "Grüße {€}", media_url=["https://example.com/cat.png"])
+    payload = inbound_payload(CUSTOMER, "Grüße {€} ✓", media_url=["https://example.com/cat.png"])
     assert post_signed_webhook(client, PATH, payload).status_code == 204
     with app.app_context():
         message = db.session.scalar(select(Message))
         assert message.provider_id == payload["id"]
         assert (message.direction, message.status) == ("inbound", "received")
-        assert message.body == "Grüße {€}"
+        assert message.body == "Grüße {€} ✓"
         assert message.media_urls == ["https://example.com/cat.png"]
         assert message.encoding == "UCS-2"
         conversation = db.session.get(Conversation, message.conversation_id)
         assert conversation.our_number == OUR and conversation.contact.phone == CUSTOMER
         assert conversation.unread_count == 1
-        assert conversation.last_message_preview == "Grüße {€}"
+        assert conversation.last_message_preview == "Grüße {€} ✓"
 
 
 def test_one_conversation_per_pair(app, client):

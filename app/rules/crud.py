@@ -1,0 +1,77 @@
+"""Creating, changing and trying rules; shared by the API, the admin and YAML import."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app import settings
+from app.consent.keywords import classify
+from app.consent.service import CONFIRMATION, keyword_set
+from app.conversations.models import Contact, Conversation
+from app.extensions import db
+from app.rules import service
+from app.rules.engine import Inbound, decide
+from app.rules.models import Rule
+from app.rules.validation import validate_rule
+
+FIELDS = ("name", "enabled", "priority", "match", "patterns", "number", "schedule", "first_message_only",
+          "reply", "tags", "close", "assign_to")
+
+
+def rule_json(rule: Rule) -> dict[str, Any]:
+    return {"id": rule.id, **{f: getattr(rule, f) for f in FIELDS}}
+
+
+def list_rules():
+    return db.session.scalars(select(Rule).order_by(Rule.priority, Rule.id))
+
+
+def create_rule(data: dict[str, Any]) -> Rule:
+    values = validate_rule(data)
+    rule = Rule(**values)
+    db.session.add(rule)
+    db.session.flush()
+    service.invalidate_cache()
+    return rule
+
+
+def update_rule(rule: Rule, data: dict[str, Any], *, partial: bool = False) -> Rule:
+    """PUT replaces every field (missing optional ones take defaults); partial merges."""
+    merged = {**{f: getattr(rule, f) for f in FIELDS}, **data} if partial else data
+    values = validate_rule(merged)
+    for key, value in values.items():
+        setattr(rule, key, value)
+    db.session.flush()
+    service.invalidate_cache()
+    return rule
+
+
+def delete_rule(rule: Rule) -> None:
+    db.session.delete(rule)
+    db.session.flush()
+    service.invalidate_cache()
+
+
+def try_message(from_number: str, to_number: str, body: str, at: datetime) -> dict[str, Any]:
+    """Which consent keyword or rule would answer, and the reply; sends and changes nothing."""
+    contact = db.session.scalar(select(Contact).where(Contact.phone == from_number))
+    opted_out = bool(contact and contact.opted_out)
+    values = settings.get_all()
+    consent = classify(body, keyword_set(), opted_out)
+    if consent is not None:
+        return {"consent": consent, "rule": None, "reply": settings.render(CONFIRMATION[consent], values)}
+    first = True
+    if contact is not None:
+        conversation = db.session.scalar(select(Conversation).where(
+            Conversation.contact_id == contact.id, Conversation.our_number == to_number))
+        first = conversation is None or conversation.last_message_preview is None
+    if opted_out:
+        return {"consent": None, "rule": None, "reply": None}
+    message = Inbound(body=body, from_number=from_number, to_number=to_number, first_in_conversation=first,
+                      at=at, contact_name=contact.name if contact else None)
+    decision = decide(message, service.rule_index(fresh=True), brand=values["brand"])
+    rule = {"id": decision.rule.id, "name": decision.rule.name} if decision.rule else None
+    return {"consent": None, "rule": rule, "reply": decision.reply}
