@@ -90,8 +90,9 @@ def sandbox_inbound(from_: str, to: str, body: str, media_url: tuple[str, ...]) 
     url = current_app.config["TELEFONIE_BASE_URL"].rstrip("/") + "/simulate/inbound"
     payload = {"from": from_, "to": to, "body": body, "media_url": list(media_url)}
     try:
-        resp = requests.post(url, json=payload, timeout=10,
-                             headers={"X-API-Key": current_app.config["TELEFONIE_API_KEY"]})
+        resp = requests.post(
+            url, json=payload, timeout=10, headers={"X-API-Key": current_app.config["TELEFONIE_API_KEY"]}
+        )
     except requests.RequestException as exc:
         raise click.ClickException(f"the sandbox at {url} is not reachable: {exc}") from exc
     if resp.status_code >= 300:

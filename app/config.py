@@ -59,7 +59,9 @@ def load(environ: dict[str, str] | None = None) -> dict:
         "DELIVERY_LEASE_SECONDS": float(merged.get("DELIVERY_LEASE_SECONDS", "60")),
         "DELIVERY_IDLE_WAIT": float(merged.get("DELIVERY_IDLE_WAIT", "5")),
         "APP_ENV": merged.get("APP_ENV", "production"),
-        "LOG_FORMAT": merged.get("LOG_FORMAT", "json" if merged.get("APP_ENV", "production") == "production" else "text"),
+        "LOG_FORMAT": merged.get(
+            "LOG_FORMAT", "json" if merged.get("APP_ENV", "production") == "production" else "text"
+        ),
     }
     return cfg
 

@@ -54,8 +54,11 @@ def main() -> None:
     print(f"  Admin:    {base}/admin/   (sign in as {DEMO_EMAIL} / {password})")
     print(f"  API:      {base}/api/v1/  (create a key: .venv/bin/flask --app wsgi api-keys create NAME)")
     print(f"  Sandbox:  {app.config['TELEFONIE_BASE_URL']}")
-    print(f"  Text us:  .venv/bin/flask --app wsgi sandbox inbound --from +14155550123 --to +12025550199 --body HELP")
-    print(f"  Database: {app.config['DATABASE_URL'] if os.environ.get('DATABASE_URL') else 'instance/app.db'}")
+    example = "--from +14155550123 --to +12025550199 --body HELP"
+    print(f"  Text us:  .venv/bin/flask --app wsgi sandbox inbound {example}")
+    print(
+        f"  Database: {app.config['DATABASE_URL'] if os.environ.get('DATABASE_URL') else 'instance/app.db'}"
+    )
     print("")
 
 

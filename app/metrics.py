@@ -11,7 +11,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 registry = CollectorRegistry()
 
-webhooks = Counter("sms_webhooks_total", "Webhooks received, by kind and outcome",
-                   ["kind", "outcome"], registry=registry)
-webhook_latency = Histogram("sms_webhook_seconds", "Webhook handling time", ["kind"], registry=registry,
-                            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+webhooks = Counter(
+    "sms_webhooks_total", "Webhooks received, by kind and outcome", ["kind", "outcome"], registry=registry
+)
+webhook_latency = Histogram(
+    "sms_webhook_seconds",
+    "Webhook handling time",
+    ["kind"],
+    registry=registry,
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

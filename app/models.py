@@ -7,6 +7,15 @@ from app.rules.models import Rule, RuleHit
 from app.settings import Setting
 
 __all__ = [
-    "ApiKey", "User", "ConsentEvent", "ConsentKeyword", "Contact", "Conversation", "Message",
-    "Receipt", "Rule", "RuleHit", "Setting",
+    "ApiKey",
+    "User",
+    "ConsentEvent",
+    "ConsentKeyword",
+    "Contact",
+    "Conversation",
+    "Message",
+    "Receipt",
+    "Rule",
+    "RuleHit",
+    "Setting",
 ]

@@ -42,19 +42,32 @@ def metrics_page():
 
 
 def database_metrics() -> bytes:
-    by_status = GaugeMetricFamily("sms_messages", "Messages by direction and status", labels=["direction", "status"])
+    by_status = GaugeMetricFamily(
+        "sms_messages", "Messages by direction and status", labels=["direction", "status"]
+    )
     for direction, status, count in db.session.execute(
-            select(Message.direction, Message.status, func.count()).group_by(Message.direction, Message.status)):
+        select(Message.direction, Message.status, func.count()).group_by(Message.direction, Message.status)
+    ):
         by_status.add_metric([direction, status], count)
-    queue = db.session.scalar(select(func.count()).where(
-        Message.direction == "outbound", Message.status == "queued", Message.provider_id.is_(None)))
+    queue = db.session.scalar(
+        select(func.count()).where(
+            Message.direction == "outbound", Message.status == "queued", Message.provider_id.is_(None)
+        )
+    )
     depth = GaugeMetricFamily("sms_queue_depth", "Outbound messages waiting for the worker", value=queue or 0)
-    attempts_row = db.session.execute(select(
-        func.coalesce(func.sum(Message.attempts), 0), func.count(Message.send_latency_ms),
-        func.coalesce(func.sum(Message.send_latency_ms), 0)).where(Message.direction == "outbound")).one()
-    attempts = GaugeMetricFamily("sms_send_attempts", "Send attempts made to the provider", value=attempts_row[0])
-    latency = GaugeMetricFamily("sms_send_latency_seconds", "Provider send latency of accepted messages",
-                                labels=["stat"])
+    attempts_row = db.session.execute(
+        select(
+            func.coalesce(func.sum(Message.attempts), 0),
+            func.count(Message.send_latency_ms),
+            func.coalesce(func.sum(Message.send_latency_ms), 0),
+        ).where(Message.direction == "outbound")
+    ).one()
+    attempts = GaugeMetricFamily(
+        "sms_send_attempts", "Send attempts made to the provider", value=attempts_row[0]
+    )
+    latency = GaugeMetricFamily(
+        "sms_send_latency_seconds", "Provider send latency of accepted messages", labels=["stat"]
+    )
     latency.add_metric(["count"], attempts_row[1])
     latency.add_metric(["sum"], attempts_row[2] / 1000.0)
     db.session.rollback()

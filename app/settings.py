@@ -10,9 +10,7 @@ from app.extensions import db
 DEFAULTS: dict[str, str] = {
     "brand": "Acme Support",
     "support_contact": "support@example.com",
-    "help_text": (
-        "{brand}: help at {contact}. Msg&data rates may apply. Reply STOP to cancel."
-    ),
+    "help_text": ("{brand}: help at {contact}. Msg&data rates may apply. Reply STOP to cancel."),
     "stop_text": (
         "{brand}: you are unsubscribed and will receive no more messages. Reply START to opt back in."
     ),

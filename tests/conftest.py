@@ -79,22 +79,24 @@ def ports() -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def app(database_url, ports):
-    app = create_app({
-        "APP_ENV": "testing",
-        "TESTING": True,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "test-secret-key-0123456789",
-        "TELEFONIE_API_KEY": TELEFONIE_KEY,
-        "WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "TELEFONIE_BASE_URL": f"http://127.0.0.1:{ports['sandbox']}/v1/sms",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['app']}",
-        "TELEFONIE_READ_TIMEOUT": 1.0,
-        "DELIVERY_BACKOFF_BASE": 0.05,
-        "DELIVERY_MAX_ATTEMPTS": 5,
-        "DELIVERY_IDLE_WAIT": 0.3,
-        "WTF_CSRF_ENABLED": True,
-        "LOG_FORMAT": "text",
-    })
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key-0123456789",
+            "TELEFONIE_API_KEY": TELEFONIE_KEY,
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "TELEFONIE_BASE_URL": f"http://127.0.0.1:{ports['sandbox']}/v1/sms",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['app']}",
+            "TELEFONIE_READ_TIMEOUT": 1.0,
+            "DELIVERY_BACKOFF_BASE": 0.05,
+            "DELIVERY_MAX_ATTEMPTS": 5,
+            "DELIVERY_IDLE_WAIT": 0.3,
+            "WTF_CSRF_ENABLED": True,
+            "LOG_FORMAT": "text",
+        }
+    )
     return app
 
 
@@ -110,13 +112,15 @@ def live_server(app, ports) -> Iterator[ServerThread]:
 def sandbox_server(ports) -> Iterator[ServerThread]:
     from app.sandbox import create_app as create_sandbox
 
-    sandbox_app = create_sandbox({
-        "API_KEY": TELEFONIE_KEY,
-        "WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "INBOUND_URL": f"http://127.0.0.1:{ports['app']}/webhooks/telefonie/inbound",
-        "STEP_DELAY": 0.05,
-        "TIMEOUT_DELAY": 2.0,
-    })
+    sandbox_app = create_sandbox(
+        {
+            "API_KEY": TELEFONIE_KEY,
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "INBOUND_URL": f"http://127.0.0.1:{ports['app']}/webhooks/telefonie/inbound",
+            "STEP_DELAY": 0.05,
+            "TIMEOUT_DELAY": 2.0,
+        }
+    )
     server = ServerThread(sandbox_app, ports["sandbox"])
     server.start()
     yield server
@@ -143,20 +147,23 @@ class Sandbox:
         self.http.post(self.base + "/simulate/reset", timeout=10).raise_for_status()
 
     def faults(self, mode: str, count: int = 1) -> None:
-        self.http.post(self.base + "/simulate/faults", json={"mode": mode, "count": count},
-                       timeout=10).raise_for_status()
+        self.http.post(
+            self.base + "/simulate/faults", json={"mode": mode, "count": count}, timeout=10
+        ).raise_for_status()
 
     def inbound(self, frm: str, body: str, to: str = OUR, **extra) -> dict:
-        r = self.http.post(self.base + "/simulate/inbound", json={"from": frm, "to": to, "body": body, **extra},
-                           timeout=10)
+        r = self.http.post(
+            self.base + "/simulate/inbound", json={"from": frm, "to": to, "body": body, **extra}, timeout=10
+        )
         r.raise_for_status()
         return r.json()
 
     def messages(self, **filters) -> list[dict]:
         out, page = [], 1
         while True:
-            r = self.http.get(self.base + "/messages", params={**filters, "page": page, "page_size": 100},
-                              timeout=10)
+            r = self.http.get(
+                self.base + "/messages", params={**filters, "page": page, "page_size": 100}, timeout=10
+            )
             r.raise_for_status()
             batch = r.json()["messages"]
             out.extend(batch)
@@ -224,30 +231,51 @@ def api(client, api_key) -> Callable:
 
 
 def sign(body: bytes, msg_id: str, ts: int, secret: str = WEBHOOK_SECRET) -> str:
-    from standardwebhooks import Webhook
     from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
 
     return Webhook(secret).sign(msg_id, datetime.fromtimestamp(ts, UTC), body.decode())
 
 
-def signed_headers(body: bytes, content_type: str = "application/json", ts: int | None = None,
-                   secret: str = WEBHOOK_SECRET, event_id: str | None = None) -> dict[str, str]:
+def signed_headers(
+    body: bytes,
+    content_type: str = "application/json",
+    ts: int | None = None,
+    secret: str = WEBHOOK_SECRET,
+    event_id: str | None = None,
+) -> dict[str, str]:
     ts = int(time.time()) if ts is None else ts
     event_id = event_id or "evt_" + uuid.uuid4().hex
-    return {"Content-Type": content_type, "webhook-id": event_id, "webhook-timestamp": str(ts),
-            "webhook-signature": sign(body, event_id, ts, secret)}
+    return {
+        "Content-Type": content_type,
+        "webhook-id": event_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(body, event_id, ts, secret),
+    }
 
 
 def inbound_payload(frm: str, body: str, to: str = OUR, pid: str | None = None, **extra) -> dict:
-    data = {"id": pid or "TF" + uuid.uuid4().hex, "direction": "inbound", "status": "received",
-            "from": frm, "to": to, "body": body, "num_segments": 1, "num_media": 0}
+    data = {
+        "id": pid or "TF" + uuid.uuid4().hex,
+        "direction": "inbound",
+        "status": "received",
+        "from": frm,
+        "to": to,
+        "body": body,
+        "num_segments": 1,
+        "num_media": 0,
+    }
     data.update(extra)
     return data
 
 
 def post_signed_webhook(client, path: str, payload: dict | bytes | str, **header_kw):
-    raw = payload if isinstance(payload, bytes) else (
-        payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
+    raw = (
+        payload
+        if isinstance(payload, bytes)
+        else (payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
+    )
     return client.post(path, data=raw, headers=signed_headers(raw, **header_kw))
 
 

@@ -28,11 +28,24 @@ def get_contact(phone: str):
     contact = db.session.scalar(select(Contact).where(Contact.phone == _phone(phone)))
     if contact is None:
         raise ApiError(404, "not_found", f"no contact {phone}")
-    events = db.session.scalars(select(ConsentEvent).where(ConsentEvent.contact_id == contact.id)
-                                .order_by(ConsentEvent.id))
-    return jsonify({**contact_json(contact), "consent_history": [
-        {"action": e.action, "source": e.source, "at": iso(e.created_at), "reason": e.reason,
-         "message": e.message_body} for e in events]})
+    events = db.session.scalars(
+        select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
+    )
+    return jsonify(
+        {
+            **contact_json(contact),
+            "consent_history": [
+                {
+                    "action": e.action,
+                    "source": e.source,
+                    "at": iso(e.created_at),
+                    "reason": e.reason,
+                    "message": e.message_body,
+                }
+                for e in events
+            ],
+        }
+    )
 
 
 @bp.post("/contacts/<phone>/opt-out")

@@ -30,8 +30,12 @@ def list_conversations():
             raise ApiError(400, "invalid_cursor", str(exc)) from exc
     search = text(request.args, "q", max_len=100)
     rows = list(db.session.scalars(queries.inbox(filters=filters, search=search, cursor=cursor, limit=limit)))
-    return jsonify({"conversations": [conversation_json(c) for c in rows],
-                    "next_cursor": queries.next_cursor(rows, limit)})
+    return jsonify(
+        {
+            "conversations": [conversation_json(c) for c in rows],
+            "next_cursor": queries.next_cursor(rows, limit),
+        }
+    )
 
 
 @bp.get("/conversations/<int:conversation_id>")
@@ -45,11 +49,20 @@ def conversation_messages(conversation_id: int):
     conversation = _find(conversation_id)
     limit = integer(request.args.get("limit"), "limit", default=100, lo=1, hi=500)
     after = integer(request.args.get("after"), "after", default=0, lo=0)
-    rows = list(db.session.scalars(
-        select(Message).where(and_(Message.conversation_id == conversation.id, Message.id > after))
-        .order_by(Message.id).limit(limit)))
-    return jsonify({"messages": [message_json(m) for m in rows],
-                    "next_after": rows[-1].id if len(rows) == limit else None})
+    rows = list(
+        db.session.scalars(
+            select(Message)
+            .where(and_(Message.conversation_id == conversation.id, Message.id > after))
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
+    return jsonify(
+        {
+            "messages": [message_json(m) for m in rows],
+            "next_after": rows[-1].id if len(rows) == limit else None,
+        }
+    )
 
 
 @bp.post("/conversations/<int:conversation_id>/messages")

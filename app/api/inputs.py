@@ -49,8 +49,9 @@ def media(data: dict) -> list[str]:
         raise ApiError(400, "invalid_field", str(exc)) from exc
 
 
-def integer(value: Any, name: str, *, default: int | None = None, lo: int | None = None,
-            hi: int | None = None) -> int | None:
+def integer(
+    value: Any, name: str, *, default: int | None = None, lo: int | None = None, hi: int | None = None
+) -> int | None:
     if value is None or value == "":
         return default
     if isinstance(value, bool):

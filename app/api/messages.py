@@ -9,7 +9,12 @@ from app.api import bp
 from app.api.inputs import integer, json_body, media, number, text
 from app.conversations.models import Message, Receipt
 from app.conversations.serialize import message_json
-from app.conversations.service import BodyTooLong, get_or_create_contact, get_or_create_conversation, queue_outbound
+from app.conversations.service import (
+    BodyTooLong,
+    get_or_create_contact,
+    get_or_create_conversation,
+    queue_outbound,
+)
 from app.errors import ApiError
 from app.extensions import db
 
@@ -36,8 +41,9 @@ def list_messages():
     size = integer(request.args.get("page_size"), "page_size", default=50, lo=1, hi=100)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(Message.id.desc()).offset((page - 1) * size).limit(size))
-    return jsonify({"messages": [message_json(m) for m in rows], "total": total,
-                    "page": page, "page_size": size})
+    return jsonify(
+        {"messages": [message_json(m) for m in rows], "total": total, "page": page, "page_size": size}
+    )
 
 
 @bp.post("/messages")
@@ -53,8 +59,9 @@ def send_message():
     contact = get_or_create_contact(to)
     conversation = get_or_create_conversation(from_, contact)
     try:
-        message = queue_outbound(conversation, body, media_urls=media_urls, source="api",
-                                 validity_period=validity)
+        message = queue_outbound(
+            conversation, body, media_urls=media_urls, source="api", validity_period=validity
+        )
     except BodyTooLong as exc:
         db.session.rollback()
         raise ApiError(400, "21617", str(exc)) from exc

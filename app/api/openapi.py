@@ -13,8 +13,14 @@ def _json(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _op(summary: str, ok: str, schema: dict | None = None, body: dict | None = None,
-        params: list | None = None, errors: tuple[str, ...] = ("400", "401")) -> dict:
+def _op(
+    summary: str,
+    ok: str,
+    schema: dict | None = None,
+    body: dict | None = None,
+    params: list | None = None,
+    errors: tuple[str, ...] = ("400", "401"),
+) -> dict:
     responses = {ok: {"description": "OK", **(_json(schema) if schema else {})}}
     for code in errors:
         responses[code] = {"description": "Error", **_json(ERROR)}
@@ -44,88 +50,214 @@ STATUSES = ["queued", "sending", "sent", "delivered", "undelivered", "failed", "
 
 DOCUMENT = {
     "openapi": "3.0.3",
-    "info": {"title": "SMS conversations API", "version": "v1",
-             "description": "Telefonie-compatible messages, plus conversations, contacts, consent and rules."},
+    "info": {
+        "title": "SMS conversations API",
+        "version": "v1",
+        "description": "Telefonie-compatible messages, plus conversations, contacts, consent and rules.",
+    },
     "servers": [{"url": "/api/v1"}],
     "security": [{"ApiKeyAuth": []}],
     "paths": {
         "/messages": {
-            "get": _op("List messages", "200", {"type": "object", "properties": {
-                "messages": {"type": "array", "items": MSG}, "total": INT}}, params=[
-                _q("direction", {"type": "string", "enum": ["inbound", "outbound"]}),
-                _q("status", {"type": "string", "enum": STATUSES}), _q("from", STR), _q("to", STR),
-                _q("page", {"type": "integer", "minimum": 1}),
-                _q("page_size", {"type": "integer", "minimum": 1, "maximum": 100})]),
-            "post": _op("Send a message (queued; 409 code 21610 if the recipient opted out)", "201", MSG,
-                        body={"type": "object", "required": ["to", "from"], "properties": {
-                            "to": STR, "from": STR, "body": STR,
-                            "media_url": {"type": "array", "items": STR, "maxItems": 10},
-                            "validity_period": INT}}, errors=("400", "401", "409", "415")),
+            "get": _op(
+                "List messages",
+                "200",
+                {"type": "object", "properties": {"messages": {"type": "array", "items": MSG}, "total": INT}},
+                params=[
+                    _q("direction", {"type": "string", "enum": ["inbound", "outbound"]}),
+                    _q("status", {"type": "string", "enum": STATUSES}),
+                    _q("from", STR),
+                    _q("to", STR),
+                    _q("page", {"type": "integer", "minimum": 1}),
+                    _q("page_size", {"type": "integer", "minimum": 1, "maximum": 100}),
+                ],
+            ),
+            "post": _op(
+                "Send a message (queued; 409 code 21610 if the recipient opted out)",
+                "201",
+                MSG,
+                body={
+                    "type": "object",
+                    "required": ["to", "from"],
+                    "properties": {
+                        "to": STR,
+                        "from": STR,
+                        "body": STR,
+                        "media_url": {"type": "array", "items": STR, "maxItems": 10},
+                        "validity_period": INT,
+                    },
+                },
+                errors=("400", "401", "409", "415"),
+            ),
         },
         "/messages/{message_id}": {
             "get": _op("Get a message", "200", MSG, params=[_p("message_id")], errors=("401", "404")),
             "delete": _op("Delete a message", "204", params=[_p("message_id")], errors=("401", "404")),
         },
-        "/conversations": {"get": _op("Conversations, newest activity first", "200", {
-            "type": "object", "properties": {"conversations": {"type": "array", "items": CONV},
-                                             "next_cursor": {"type": "string", "nullable": True}}},
-            params=[_q("filter", STR), _q("q", STR), _q("cursor", STR), _q("limit", INT)])},
-        "/conversations/{id}": {"get": _op("A conversation", "200", CONV, params=[_p("id", INT)],
-                                           errors=("401", "404"))},
-        "/conversations/{id}/messages": {
-            "get": _op("A conversation's messages, oldest first", "200", {"type": "object", "properties": {
-                "messages": {"type": "array", "items": MSG}, "next_after": {"type": "integer", "nullable": True}}},
-                params=[_p("id", INT), _q("after", INT), _q("limit", INT)], errors=("401", "404")),
-            "post": _op("Reply in the conversation", "201", MSG, params=[_p("id", INT)],
-                        body={"type": "object", "properties": {"body": STR, "media_url": {
-                            "type": "array", "items": STR}}}, errors=("400", "401", "404", "409")),
+        "/conversations": {
+            "get": _op(
+                "Conversations, newest activity first",
+                "200",
+                {
+                    "type": "object",
+                    "properties": {
+                        "conversations": {"type": "array", "items": CONV},
+                        "next_cursor": {"type": "string", "nullable": True},
+                    },
+                },
+                params=[_q("filter", STR), _q("q", STR), _q("cursor", STR), _q("limit", INT)],
+            )
         },
-        "/contacts/{phone}": {"get": _op("A contact and its consent history", "200", CONTACT,
-                                         params=[_p("phone")], errors=("400", "401", "404"))},
+        "/conversations/{id}": {
+            "get": _op("A conversation", "200", CONV, params=[_p("id", INT)], errors=("401", "404"))
+        },
+        "/conversations/{id}/messages": {
+            "get": _op(
+                "A conversation's messages, oldest first",
+                "200",
+                {
+                    "type": "object",
+                    "properties": {
+                        "messages": {"type": "array", "items": MSG},
+                        "next_after": {"type": "integer", "nullable": True},
+                    },
+                },
+                params=[_p("id", INT), _q("after", INT), _q("limit", INT)],
+                errors=("401", "404"),
+            ),
+            "post": _op(
+                "Reply in the conversation",
+                "201",
+                MSG,
+                params=[_p("id", INT)],
+                body={
+                    "type": "object",
+                    "properties": {"body": STR, "media_url": {"type": "array", "items": STR}},
+                },
+                errors=("400", "401", "404", "409"),
+            ),
+        },
+        "/contacts/{phone}": {
+            "get": _op(
+                "A contact and its consent history",
+                "200",
+                CONTACT,
+                params=[_p("phone")],
+                errors=("400", "401", "404"),
+            )
+        },
         "/contacts/{phone}/opt-out": {"post": _op("Opt a contact out", "200", CONTACT, params=[_p("phone")])},
-        "/contacts/{phone}/opt-in": {"post": _op("Opt a contact back in", "200", CONTACT, params=[_p("phone")])},
-        "/rules": {"get": _op("Rules by priority", "200", {"type": "object", "properties": {
-            "rules": {"type": "array", "items": RULE}}}),
-            "post": _op("Create a rule", "201", RULE, body=RULE)},
+        "/contacts/{phone}/opt-in": {
+            "post": _op("Opt a contact back in", "200", CONTACT, params=[_p("phone")])
+        },
+        "/rules": {
+            "get": _op(
+                "Rules by priority",
+                "200",
+                {"type": "object", "properties": {"rules": {"type": "array", "items": RULE}}},
+            ),
+            "post": _op("Create a rule", "201", RULE, body=RULE),
+        },
         "/rules/{id}": {
             "get": _op("A rule", "200", RULE, params=[_p("id", INT)], errors=("401", "404")),
             "put": _op("Replace a rule", "200", RULE, body=RULE, params=[_p("id", INT)]),
             "patch": _op("Change some fields of a rule", "200", RULE, body=RULE, params=[_p("id", INT)]),
             "delete": _op("Delete a rule", "204", params=[_p("id", INT)], errors=("401", "404")),
         },
-        "/rules/test": {"post": _op("Which consent keyword or rule would answer, without sending", "200", {
-            "type": "object", "properties": {"consent": {"type": "string", "nullable": True},
-                                             "rule": {"type": "object", "nullable": True},
-                                             "reply": {"type": "string", "nullable": True}}},
-            body={"type": "object", "required": ["from", "to", "body"], "properties": {
-                "from": STR, "to": STR, "body": STR, "at": {"type": "string", "format": "date-time"}}})},
+        "/rules/test": {
+            "post": _op(
+                "Which consent keyword or rule would answer, without sending",
+                "200",
+                {
+                    "type": "object",
+                    "properties": {
+                        "consent": {"type": "string", "nullable": True},
+                        "rule": {"type": "object", "nullable": True},
+                        "reply": {"type": "string", "nullable": True},
+                    },
+                },
+                body={
+                    "type": "object",
+                    "required": ["from", "to", "body"],
+                    "properties": {
+                        "from": STR,
+                        "to": STR,
+                        "body": STR,
+                        "at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            )
+        },
     },
     "components": {
         "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
         "schemas": {
-            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                "code": STR, "message": STR}}}},
-            "Message": {"type": "object", "required": ["id", "status", "direction", "from", "to"], "properties": {
-                "id": STR, "status": {"type": "string", "enum": STATUSES},
-                "direction": {"type": "string", "enum": ["inbound", "outbound"]}, "from": STR, "to": STR,
-                "body": STR, "num_segments": INT, "num_media": INT, "price": STR, "price_unit": STR,
-                "date_created": {"type": "string", "format": "date-time"},
-                "date_sent": {"type": "string", "format": "date-time"},
-                "date_updated": {"type": "string", "format": "date-time"}, "error_code": INT,
-                "error_message": STR, "media_url": {"type": "array", "items": STR}, "conversation_id": INT,
-                "encoding": {"type": "string", "enum": ["GSM-7", "UCS-2"]}}},
-            "Contact": {"type": "object", "properties": {"phone": STR, "name": {"type": "string", "nullable": True},
-                                                         "opted_out": {"type": "boolean"}}},
-            "Conversation": {"type": "object", "properties": {"id": INT, "our_number": STR, "contact": CONTACT,
-                                                              "status": STR, "flagged": {"type": "boolean"},
-                                                              "unread_count": INT}},
-            "Rule": {"type": "object", "required": ["name", "patterns", "reply"], "properties": {
-                "id": INT, "name": STR, "enabled": {"type": "boolean"}, "priority": INT,
-                "match": {"type": "string", "enum": ["exact", "first_word", "contains", "regex"]},
-                "patterns": {"type": "array", "items": STR}, "number": {"type": "string", "nullable": True},
-                "schedule": {"type": "object", "nullable": True}, "first_message_only": {"type": "boolean"},
-                "reply": STR, "tags": {"type": "array", "items": STR}, "close": {"type": "boolean"},
-                "assign_to": {"type": "string", "nullable": True}}},
+            "Error": {
+                "type": "object",
+                "properties": {"error": {"type": "object", "properties": {"code": STR, "message": STR}}},
+            },
+            "Message": {
+                "type": "object",
+                "required": ["id", "status", "direction", "from", "to"],
+                "properties": {
+                    "id": STR,
+                    "status": {"type": "string", "enum": STATUSES},
+                    "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+                    "from": STR,
+                    "to": STR,
+                    "body": STR,
+                    "num_segments": INT,
+                    "num_media": INT,
+                    "price": STR,
+                    "price_unit": STR,
+                    "date_created": {"type": "string", "format": "date-time"},
+                    "date_sent": {"type": "string", "format": "date-time"},
+                    "date_updated": {"type": "string", "format": "date-time"},
+                    "error_code": INT,
+                    "error_message": STR,
+                    "media_url": {"type": "array", "items": STR},
+                    "conversation_id": INT,
+                    "encoding": {"type": "string", "enum": ["GSM-7", "UCS-2"]},
+                },
+            },
+            "Contact": {
+                "type": "object",
+                "properties": {
+                    "phone": STR,
+                    "name": {"type": "string", "nullable": True},
+                    "opted_out": {"type": "boolean"},
+                },
+            },
+            "Conversation": {
+                "type": "object",
+                "properties": {
+                    "id": INT,
+                    "our_number": STR,
+                    "contact": CONTACT,
+                    "status": STR,
+                    "flagged": {"type": "boolean"},
+                    "unread_count": INT,
+                },
+            },
+            "Rule": {
+                "type": "object",
+                "required": ["name", "patterns", "reply"],
+                "properties": {
+                    "id": INT,
+                    "name": STR,
+                    "enabled": {"type": "boolean"},
+                    "priority": INT,
+                    "match": {"type": "string", "enum": ["exact", "first_word", "contains", "regex"]},
+                    "patterns": {"type": "array", "items": STR},
+                    "number": {"type": "string", "nullable": True},
+                    "schedule": {"type": "object", "nullable": True},
+                    "first_message_only": {"type": "boolean"},
+                    "reply": STR,
+                    "tags": {"type": "array", "items": STR},
+                    "close": {"type": "boolean"},
+                    "assign_to": {"type": "string", "nullable": True},
+                },
+            },
         },
     },
 }

@@ -71,8 +71,14 @@ def _confirm(conversation: Conversation, kind: str) -> Message:
     return queue_outbound(conversation, settings.render(CONFIRMATION[kind]), source="consent")
 
 
-def opt_out(contact: Contact, *, source: str, message: Message | None = None, reason: str | None = None,
-            actor: str | None = None) -> bool:
+def opt_out(
+    contact: Contact,
+    *,
+    source: str,
+    message: Message | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> bool:
     """Opt the contact out and cancel what is queued for them; False when already opted out."""
     if contact.opted_out:
         return False
@@ -82,16 +88,29 @@ def opt_out(contact: Contact, *, source: str, message: Message | None = None, re
     _log(contact, "opt_out", source, message, reason, actor)
     db.session.execute(
         update(Message)
-        .where(Message.to_number == contact.phone, Message.direction == "outbound",
-               Message.status == "queued", Message.provider_id.is_(None), Message.source != "consent")
-        .values(status="failed", error_code=21610, error_message="recipient opted out; not sent",
-                date_updated=now)
-        .execution_options(synchronize_session=False))
+        .where(
+            Message.to_number == contact.phone,
+            Message.direction == "outbound",
+            Message.status == "queued",
+            Message.provider_id.is_(None),
+            Message.source != "consent",
+        )
+        .values(
+            status="failed", error_code=21610, error_message="recipient opted out; not sent", date_updated=now
+        )
+        .execution_options(synchronize_session=False)
+    )
     return True
 
 
-def opt_in(contact: Contact, *, source: str, message: Message | None = None, reason: str | None = None,
-           actor: str | None = None) -> bool:
+def opt_in(
+    contact: Contact,
+    *,
+    source: str,
+    message: Message | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> bool:
     if not contact.opted_out:
         return False
     contact.opted_out = False
@@ -100,9 +119,17 @@ def opt_in(contact: Contact, *, source: str, message: Message | None = None, rea
     return True
 
 
-def _log(contact: Contact, action: str, source: str, message: Message | None, reason: str | None,
-         actor: str | None) -> None:
-    db.session.add(ConsentEvent(
-        contact_id=contact.id, action=action, source=source, reason=reason, actor=actor,
-        message_id=message.id if message is not None else None,
-        message_body=message.body if message is not None else None))
+def _log(
+    contact: Contact, action: str, source: str, message: Message | None, reason: str | None, actor: str | None
+) -> None:
+    db.session.add(
+        ConsentEvent(
+            contact_id=contact.id,
+            action=action,
+            source=source,
+            reason=reason,
+            actor=actor,
+            message_id=message.id if message is not None else None,
+            message_body=message.body if message is not None else None,
+        )
+    )

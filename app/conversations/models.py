@@ -86,7 +86,9 @@ class Message(db.Model):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(String(500))
     validity_period: Mapped[int | None] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String(12), default="provider")  # provider|api|agent|rule|consent|campaign
+    source: Mapped[str] = mapped_column(
+        String(12), default="provider"
+    )  # provider|api|agent|rule|consent|campaign
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     date_created: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     date_sent: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -45,17 +45,26 @@ class Cursor:
             raise BadCursor("the cursor is not valid; start again without it") from exc
 
 
-def inbox(*, filters: tuple[str, ...] = (), search: str | None = None, user_id: int | None = None,
-          cursor: Cursor | None = None, limit: int = 50) -> Select:
+def inbox(
+    *,
+    filters: tuple[str, ...] = (),
+    search: str | None = None,
+    user_id: int | None = None,
+    cursor: Cursor | None = None,
+    limit: int = 50,
+) -> Select:
     query = select(Conversation).join(Contact, Contact.id == Conversation.contact_id)
     for name in filters:
         query = _filter(query, name, user_id)
     if search:
         query = _search(query, search)
     if cursor is not None:
-        query = query.where(or_(
-            Conversation.last_message_at < cursor.last_message_at,
-            and_(Conversation.last_message_at == cursor.last_message_at, Conversation.id < cursor.id)))
+        query = query.where(
+            or_(
+                Conversation.last_message_at < cursor.last_message_at,
+                and_(Conversation.last_message_at == cursor.last_message_at, Conversation.id < cursor.id),
+            )
+        )
     return query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
 
 
@@ -85,7 +94,9 @@ def _filter(query: Select, name: str, user_id: int | None) -> Select:
 def _search(query: Select, text: str) -> Select:
     text = text.strip()[:100]
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    in_messages = exists().where(Message.conversation_id == Conversation.id,
-                                 Message.body.ilike(pattern, escape="\\"))
-    return query.where(or_(Contact.phone.like(pattern, escape="\\"), Contact.name.ilike(pattern, escape="\\"),
-                           in_messages))
+    in_messages = exists().where(
+        Message.conversation_id == Conversation.id, Message.body.ilike(pattern, escape="\\")
+    )
+    return query.where(
+        or_(Contact.phone.like(pattern, escape="\\"), Contact.name.ilike(pattern, escape="\\"), in_messages)
+    )

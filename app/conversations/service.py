@@ -29,21 +29,34 @@ def get_or_create_contact(phone: str) -> Contact:
     contact = db.session.scalar(select(Contact).where(Contact.phone == phone))
     if contact is None:
         now = utcnow()
-        db.session.execute(insert_ignore(Contact.__table__, ["phone"]).values(
-            phone=phone, opted_out=False, created_at=now, updated_at=now))
+        db.session.execute(
+            insert_ignore(Contact.__table__, ["phone"]).values(
+                phone=phone, opted_out=False, created_at=now, updated_at=now
+            )
+        )
         contact = db.session.scalar(select(Contact).where(Contact.phone == phone))
     return contact
 
 
 def get_or_create_conversation(our_number: str, contact: Contact) -> Conversation:
-    query = select(Conversation).where(Conversation.our_number == our_number,
-                                       Conversation.contact_id == contact.id)
+    query = select(Conversation).where(
+        Conversation.our_number == our_number, Conversation.contact_id == contact.id
+    )
     conversation = db.session.scalar(query)
     if conversation is None:
         now = utcnow()
-        db.session.execute(insert_ignore(Conversation.__table__, ["our_number", "contact_id"]).values(
-            our_number=our_number, contact_id=contact.id, status="open", flagged=False, tags=[],
-            unread_count=0, last_message_at=now, created_at=now))
+        db.session.execute(
+            insert_ignore(Conversation.__table__, ["our_number", "contact_id"]).values(
+                our_number=our_number,
+                contact_id=contact.id,
+                status="open",
+                flagged=False,
+                tags=[],
+                unread_count=0,
+                last_message_at=now,
+                created_at=now,
+            )
+        )
         conversation = db.session.scalar(query)
     return conversation
 
@@ -55,14 +68,26 @@ def record_inbound(msg: InboundMessage) -> Message | None:
     info = segments.analyze(msg.body)
     now = utcnow()
     row_id = db.session.scalar(
-        insert_ignore(Message.__table__, ["provider_id"]).values(
+        insert_ignore(Message.__table__, ["provider_id"])
+        .values(
             sid=new_sid(),
-            conversation_id=conversation.id, direction="inbound", status="received",
-            from_number=msg.from_number, to_number=msg.to_number, body=msg.body,
-            media_urls=msg.media_urls, encoding=info.encoding, num_segments=info.num_segments,
-            source="provider", provider_id=msg.provider_id, date_created=msg.date_created or now,
-            date_updated=now, attempts=0, outcome_unknown=False,
-        ).returning(Message.__table__.c.id)
+            conversation_id=conversation.id,
+            direction="inbound",
+            status="received",
+            from_number=msg.from_number,
+            to_number=msg.to_number,
+            body=msg.body,
+            media_urls=msg.media_urls,
+            encoding=info.encoding,
+            num_segments=info.num_segments,
+            source="provider",
+            provider_id=msg.provider_id,
+            date_created=msg.date_created or now,
+            date_updated=now,
+            attempts=0,
+            outcome_unknown=False,
+        )
+        .returning(Message.__table__.c.id)
     )
     if row_id is None:
         return None
@@ -78,8 +103,14 @@ def touch(conversation: Conversation, preview: str, when: datetime, *, inbound: 
     db.session.execute(update(Conversation).where(Conversation.id == conversation.id).values(**values))
 
 
-def queue_outbound(conversation: Conversation, body: str, *, media_urls: list[str] | None = None,
-                   source: str, validity_period: int | None = None) -> Message:
+def queue_outbound(
+    conversation: Conversation,
+    body: str,
+    *,
+    media_urls: list[str] | None = None,
+    source: str,
+    validity_period: int | None = None,
+) -> Message:
     """Queue one outbound message in the thread; the delivery worker sends it.
 
     Consent replies (source "consent") are the only messages an opted-out contact may get.
@@ -88,14 +119,27 @@ def queue_outbound(conversation: Conversation, body: str, *, media_urls: list[st
         ensure_can_send(conversation.contact)
     info = segments.analyze(body or "")
     if info.num_segments > segments.MAX_SEGMENTS:
-        raise BodyTooLong(f"'body' is {info.num_segments} segments long; the limit is {segments.MAX_SEGMENTS}")
+        raise BodyTooLong(
+            f"'body' is {info.num_segments} segments long; the limit is {segments.MAX_SEGMENTS}"
+        )
     now = utcnow()
     message = Message(
-        conversation_id=conversation.id, direction="outbound", status="queued",
-        from_number=conversation.our_number, to_number=conversation.contact.phone, body=body or "",
-        media_urls=list(media_urls or []), encoding=info.encoding, num_segments=info.num_segments,
-        source=source, validity_period=validity_period, date_created=now, date_updated=now,
-        next_attempt_at=now, attempts=0, outcome_unknown=False,
+        conversation_id=conversation.id,
+        direction="outbound",
+        status="queued",
+        from_number=conversation.our_number,
+        to_number=conversation.contact.phone,
+        body=body or "",
+        media_urls=list(media_urls or []),
+        encoding=info.encoding,
+        num_segments=info.num_segments,
+        source=source,
+        validity_period=validity_period,
+        date_created=now,
+        date_updated=now,
+        next_attempt_at=now,
+        attempts=0,
+        outcome_unknown=False,
     )
     db.session.add(message)
     db.session.flush()
@@ -108,15 +152,23 @@ def record_status(report: StatusReport) -> bool:
     """Keep one status report and apply it if its message is known; False for a repeat."""
     lock_key(report.provider_id)
     receipt_id = db.session.scalar(
-        insert_ignore(Receipt.__table__, ["provider_id", "status"]).values(
-            provider_id=report.provider_id, status=report.status, error_code=report.error_code,
-            error_message=report.error_message, applied=False, payload=report.raw, received_at=utcnow(),
-        ).returning(Receipt.__table__.c.id)
+        insert_ignore(Receipt.__table__, ["provider_id", "status"])
+        .values(
+            provider_id=report.provider_id,
+            status=report.status,
+            error_code=report.error_code,
+            error_message=report.error_message,
+            applied=False,
+            payload=report.raw,
+            received_at=utcnow(),
+        )
+        .returning(Receipt.__table__.c.id)
     )
     if receipt_id is None:
         return False
     message = db.session.scalar(
-        select(Message).where(Message.provider_id == report.provider_id).with_for_update())
+        select(Message).where(Message.provider_id == report.provider_id).with_for_update()
+    )
     if message is not None:
         apply_receipt(message, db.session.get(Receipt, receipt_id))
     return True
@@ -143,7 +195,8 @@ def apply_receipt(message: Message, receipt: Receipt) -> None:
 def apply_pending_receipts(message: Message) -> int:
     """Apply the receipts that arrived before this message's provider id was recorded."""
     pending = db.session.scalars(
-        select(Receipt).where(Receipt.provider_id == message.provider_id, Receipt.message_id.is_(None)))
+        select(Receipt).where(Receipt.provider_id == message.provider_id, Receipt.message_id.is_(None))
+    )
     count = 0
     for receipt in sorted(pending, key=lambda r: (OUTBOUND_RANK.get(r.status, 9), r.id)):
         apply_receipt(message, receipt)

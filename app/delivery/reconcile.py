@@ -25,8 +25,9 @@ def find_sent(client: Client, message: Message) -> dict | None:
     since = (message.first_attempt_at or message.date_created) - CLOCK_SKEW
     candidates: list[dict] = []
     for page in range(1, MAX_PAGES + 1):
-        result = client.list(direction="outbound", from_=message.from_number, to=message.to_number,
-                             page=page, page_size=100)
+        result = client.list(
+            direction="outbound", from_=message.from_number, to=message.to_number, page=page, page_size=100
+        )
         for item in result.messages:
             created = parse_time(item.get("date_created"))
             if (item.get("body") or "") == (message.body or "") and (created is None or created >= since):

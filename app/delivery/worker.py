@@ -74,9 +74,13 @@ class Worker:
             now = utcnow()
             query = (
                 select(Message.id)
-                .where(Message.direction == "outbound", Message.status == "queued",
-                       Message.provider_id.is_(None), Message.next_attempt_at <= now,
-                       or_(Message.lease_until.is_(None), Message.lease_until < now))
+                .where(
+                    Message.direction == "outbound",
+                    Message.status == "queued",
+                    Message.provider_id.is_(None),
+                    Message.next_attempt_at <= now,
+                    or_(Message.lease_until.is_(None), Message.lease_until < now),
+                )
                 .order_by(Message.next_attempt_at, Message.id)
                 .limit(limit)
             )
@@ -88,11 +92,17 @@ class Worker:
                 return []
             # The lease condition again: on SQLite (no SKIP LOCKED) two workers may pick the same
             # candidates, but writes are serialised and only one update finds the row unleased.
-            ids = list(db.session.scalars(
-                update(Message)
-                .where(Message.id.in_(candidates), or_(Message.lease_until.is_(None), Message.lease_until < now))
-                .values(lease_until=now + self.lease)
-                .returning(Message.id)))
+            ids = list(
+                db.session.scalars(
+                    update(Message)
+                    .where(
+                        Message.id.in_(candidates),
+                        or_(Message.lease_until.is_(None), Message.lease_until < now),
+                    )
+                    .values(lease_until=now + self.lease)
+                    .returning(Message.id)
+                )
+            )
             db.session.commit()
             return ids
 
@@ -100,9 +110,10 @@ class Worker:
         with self.app.app_context():
             now = utcnow()
             due = db.session.scalar(
-                select(func.min(func.coalesce(Message.lease_until, Message.next_attempt_at)))
-                .where(Message.direction == "outbound", Message.status == "queued",
-                       Message.provider_id.is_(None)))
+                select(func.min(func.coalesce(Message.lease_until, Message.next_attempt_at))).where(
+                    Message.direction == "outbound", Message.status == "queued", Message.provider_id.is_(None)
+                )
+            )
             db.session.rollback()
         idle = self.app.config.get("DELIVERY_IDLE_WAIT", 5.0)
         if due is None:
@@ -137,9 +148,13 @@ class Worker:
         started = time.perf_counter()
         try:
             answer = self.client.send(
-                to=message.to_number, from_=message.from_number, body=message.body,
-                media_url=message.media_urls or None, validity_period=message.validity_period,
-                status_callback=self.app.config["PUBLIC_BASE_URL"] + "/webhooks/telefonie/status")
+                to=message.to_number,
+                from_=message.from_number,
+                body=message.body,
+                media_url=message.media_urls or None,
+                validity_period=message.validity_period,
+                status_callback=self.app.config["PUBLIC_BASE_URL"] + "/webhooks/telefonie/status",
+            )
         except TelefonieError as exc:
             self._failed_attempt(message, exc)
             return
@@ -148,8 +163,9 @@ class Worker:
     def record_accepted(self, message: Message, answer: dict, latency_ms: int | None) -> None:
         provider_id = str(answer.get("id") or "")
         if not provider_id:
-            self._failed_attempt(message, TelefonieError("provider answered without an id", retryable=True,
-                                                         ambiguous=True))
+            self._failed_attempt(
+                message, TelefonieError("provider answered without an id", retryable=True, ambiguous=True)
+            )
             return
         lock_key(provider_id)
         message.provider_id = provider_id
@@ -188,7 +204,11 @@ class Worker:
         if exc.ambiguous or (exc.retryable and message.attempts < self.max_attempts):
             self._retry_later(message, exc.retry_after, reason)
             return
-        code = exc.code if isinstance(exc.code, int) or (isinstance(exc.code, str) and exc.code.isdigit()) else None
+        code = (
+            exc.code
+            if isinstance(exc.code, int) or (isinstance(exc.code, str) and exc.code.isdigit())
+            else None
+        )
         self._give_up(message, int(code) if code is not None else None, reason)
 
     def _retry_later(self, message: Message, retry_after: float | None, reason: str) -> None:
@@ -216,9 +236,17 @@ class Worker:
 
         with self.app.app_context():
             try:
-                rows = db.session.execute(
-                    select(Message.id).join(Receipt, Receipt.provider_id == Message.provider_id)
-                    .where(Receipt.message_id.is_(None)).distinct().limit(100)).scalars().all()
+                rows = (
+                    db.session.execute(
+                        select(Message.id)
+                        .join(Receipt, Receipt.provider_id == Message.provider_id)
+                        .where(Receipt.message_id.is_(None))
+                        .distinct()
+                        .limit(100)
+                    )
+                    .scalars()
+                    .all()
+                )
                 for message_id in rows:
                     message = db.session.get(Message, message_id)
                     lock_key(message.provider_id)

@@ -17,8 +17,20 @@ from app.rules.engine import Inbound, decide
 from app.rules.models import Rule
 from app.rules.validation import validate_rule
 
-FIELDS = ("name", "enabled", "priority", "match", "patterns", "number", "schedule", "first_message_only",
-          "reply", "tags", "close", "assign_to")
+FIELDS = (
+    "name",
+    "enabled",
+    "priority",
+    "match",
+    "patterns",
+    "number",
+    "schedule",
+    "first_message_only",
+    "reply",
+    "tags",
+    "close",
+    "assign_to",
+)
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:
@@ -65,13 +77,22 @@ def try_message(from_number: str, to_number: str, body: str, at: datetime) -> di
         return {"consent": consent, "rule": None, "reply": settings.render(CONFIRMATION[consent], values)}
     first = True
     if contact is not None:
-        conversation = db.session.scalar(select(Conversation).where(
-            Conversation.contact_id == contact.id, Conversation.our_number == to_number))
+        conversation = db.session.scalar(
+            select(Conversation).where(
+                Conversation.contact_id == contact.id, Conversation.our_number == to_number
+            )
+        )
         first = conversation is None or conversation.last_message_preview is None
     if opted_out:
         return {"consent": None, "rule": None, "reply": None}
-    message = Inbound(body=body, from_number=from_number, to_number=to_number, first_in_conversation=first,
-                      at=at, contact_name=contact.name if contact else None)
+    message = Inbound(
+        body=body,
+        from_number=from_number,
+        to_number=to_number,
+        first_in_conversation=first,
+        at=at,
+        contact_name=contact.name if contact else None,
+    )
     decision = decide(message, service.rule_index(fresh=True), brand=values["brand"])
     rule = {"id": decision.rule.id, "name": decision.rule.name} if decision.rule else None
     return {"consent": None, "rule": rule, "reply": decision.reply}

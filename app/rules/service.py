@@ -37,13 +37,25 @@ def invalidate_cache() -> None:
 
 
 def inbound_for(message: Message, conversation: Conversation, at=None) -> Inbound:
-    first = db.session.scalar(
-        select(func.count()).select_from(
-            select(Message.id).where(Message.conversation_id == conversation.id, Message.direction == "inbound")
-            .limit(2).subquery())) <= 1
-    return Inbound(body=message.body or "", from_number=message.from_number, to_number=message.to_number,
-                   first_in_conversation=first, at=at or message.date_created or utcnow(),
-                   contact_name=conversation.contact.name)
+    first = (
+        db.session.scalar(
+            select(func.count()).select_from(
+                select(Message.id)
+                .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
+                .limit(2)
+                .subquery()
+            )
+        )
+        <= 1
+    )
+    return Inbound(
+        body=message.body or "",
+        from_number=message.from_number,
+        to_number=message.to_number,
+        first_in_conversation=first,
+        at=at or message.date_created or utcnow(),
+        contact_name=conversation.contact.name,
+    )
 
 
 def respond(message: Message) -> Decision:
@@ -54,13 +66,26 @@ def respond(message: Message) -> Decision:
     if decision.rule is None:
         return decision
     if _loop_guard_holds(conversation, values):
-        db.session.add(RuleHit(rule_id=decision.rule.id, conversation_id=conversation.id,
-                               message_id=message.id, sent=False, note="loop guard: too many auto-replies"))
+        db.session.add(
+            RuleHit(
+                rule_id=decision.rule.id,
+                conversation_id=conversation.id,
+                message_id=message.id,
+                sent=False,
+                note="loop guard: too many auto-replies",
+            )
+        )
         return decision
     if decision.reply:
         queue_outbound(conversation, decision.reply, source="rule")
-    db.session.add(RuleHit(rule_id=decision.rule.id, conversation_id=conversation.id, message_id=message.id,
-                           sent=bool(decision.reply)))
+    db.session.add(
+        RuleHit(
+            rule_id=decision.rule.id,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            sent=bool(decision.reply),
+        )
+    )
     apply_actions(conversation, decision)
     return decision
 
@@ -68,8 +93,11 @@ def respond(message: Message) -> Decision:
 def _loop_guard_holds(conversation: Conversation, values: dict[str, str]) -> bool:
     limit = int(values["loop_guard_max"])
     since = utcnow() - timedelta(minutes=int(values["loop_guard_minutes"]))
-    sent = db.session.scalar(select(func.count()).where(
-        RuleHit.conversation_id == conversation.id, RuleHit.sent.is_(True), RuleHit.created_at > since))
+    sent = db.session.scalar(
+        select(func.count()).where(
+            RuleHit.conversation_id == conversation.id, RuleHit.sent.is_(True), RuleHit.created_at > since
+        )
+    )
     return sent >= limit
 
 

@@ -8,16 +8,24 @@ delivery worker can reconcile instead of sending twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 
 
 class TelefonieError(Exception):
-    def __init__(self, message: str, *, status: int | None = None, code: int | str | None = None,
-                 retryable: bool = False, ambiguous: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | str | None = None,
+        retryable: bool = False,
+        ambiguous: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
@@ -54,22 +62,41 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class Client:
-    def __init__(self, base_url: str, api_key: str, *, connect_timeout: float = 3.05,
-                 read_timeout: float = 10.0, session: requests.Session | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        session: requests.Session | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.session = session or requests.Session()
-        self.session.headers.update({"X-API-Key": api_key, "Accept": "application/json",
-                                     "User-Agent": "sms-conversations/0.1"})
+        self.session.headers.update(
+            {"X-API-Key": api_key, "Accept": "application/json", "User-Agent": "sms-conversations/0.1"}
+        )
 
     @classmethod
     def from_config(cls, config: dict) -> Client:
-        return cls(config["TELEFONIE_BASE_URL"], config["TELEFONIE_API_KEY"],
-                   connect_timeout=config["TELEFONIE_CONNECT_TIMEOUT"],
-                   read_timeout=config["TELEFONIE_READ_TIMEOUT"])
+        return cls(
+            config["TELEFONIE_BASE_URL"],
+            config["TELEFONIE_API_KEY"],
+            connect_timeout=config["TELEFONIE_CONNECT_TIMEOUT"],
+            read_timeout=config["TELEFONIE_READ_TIMEOUT"],
+        )
 
-    def send(self, *, to: str, from_: str, body: str | None = None, media_url: list[str] | None = None,
-             status_callback: str | None = None, validity_period: int | None = None) -> dict[str, Any]:
+    def send(
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str | None = None,
+        media_url: list[str] | None = None,
+        status_callback: str | None = None,
+        validity_period: int | None = None,
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {"to": to, "from": from_}
         if body:
             payload["body"] = body
@@ -81,10 +108,24 @@ class Client:
             payload["validity_period"] = validity_period
         return self._request("POST", "/messages", json=payload, sending=True)
 
-    def list(self, *, direction: str | None = None, status: str | None = None, from_: str | None = None,
-             to: str | None = None, page: int | None = None, page_size: int | None = None) -> Page:
-        params = {"direction": direction, "status": status, "from": from_, "to": to,
-                  "page": page, "page_size": page_size}
+    def list(
+        self,
+        *,
+        direction: str | None = None,
+        status: str | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> Page:
+        params = {
+            "direction": direction,
+            "status": status,
+            "from": from_,
+            "to": to,
+            "page": page,
+            "page_size": page_size,
+        }
         data = self._request("GET", "/messages", params={k: v for k, v in params.items() if v is not None})
         return Page(messages=list(data.get("messages") or []), total=int(data.get("total") or 0))
 
@@ -117,13 +158,19 @@ class Client:
             try:
                 return resp.json()
             except ValueError as exc:
-                raise TelefonieError("provider answered with invalid JSON", status=resp.status_code,
-                                     retryable=True) from exc
+                raise TelefonieError(
+                    "provider answered with invalid JSON", status=resp.status_code, retryable=True
+                ) from exc
         code, message = _error_detail(resp)
         kind = NotFound if resp.status_code == 404 else TelefonieError
         retryable = resp.status_code == 429 or resp.status_code >= 500 or resp.status_code == 408
-        raise kind(message, status=resp.status_code, code=code, retryable=retryable,
-                   retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+        raise kind(
+            message,
+            status=resp.status_code,
+            code=code,
+            retryable=retryable,
+            retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+        )
 
 
 def _refused(exc: requests.ConnectionError) -> bool:

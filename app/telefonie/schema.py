@@ -73,8 +73,10 @@ def parse_inbound(data: dict[str, Any]) -> InboundMessage:
 
 def parse_status(data: dict[str, Any]) -> StatusReport:
     status = data.get("status")
-    _expect(isinstance(status, str) and status in OUTBOUND_RANK,
-            f"'status' must be one of {', '.join(OUTBOUND_RANK)}")
+    _expect(
+        isinstance(status, str) and status in OUTBOUND_RANK,
+        f"'status' must be one of {', '.join(OUTBOUND_RANK)}",
+    )
     _expect(data.get("direction", "outbound") == "outbound", "'direction' must be 'outbound'")
     for name in ("from", "to"):
         if data.get(name) not in (None, ""):
@@ -103,8 +105,10 @@ def media_urls(value: Any, field_name: str = "media_url") -> list[str]:
     for url in value:
         _expect(isinstance(url, str) and len(url) <= 2000, f"'{field_name}' entries must be URLs")
         parts = urlsplit(url)
-        _expect(parts.scheme in ("http", "https") and bool(parts.netloc),
-                f"'{field_name}' entries must be http or https URLs")
+        _expect(
+            parts.scheme in ("http", "https") and bool(parts.netloc),
+            f"'{field_name}' entries must be http or https URLs",
+        )
     return list(value)
 
 
@@ -115,8 +119,10 @@ def _expect(condition: bool, message: str) -> None:
 
 def _provider_id(data: dict[str, Any]) -> str:
     value = data.get("id")
-    _expect(isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() and value.strip() == value,
-            "'id' is required: a string of at most 64 characters")
+    _expect(
+        isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() and value.strip() == value,
+        "'id' is required: a string of at most 64 characters",
+    )
     return value
 
 
@@ -145,8 +151,10 @@ def _optional_int(data: dict[str, Any], name: str) -> int | None:
         return None
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
-    _expect(isinstance(value, int) and not isinstance(value, bool) and -(2**31) < value < 2**31,
-            f"'{name}' must be an integer")
+    _expect(
+        isinstance(value, int) and not isinstance(value, bool) and -(2**31) < value < 2**31,
+        f"'{name}' must be an integer",
+    )
     return value
 
 

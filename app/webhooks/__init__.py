@@ -65,8 +65,9 @@ def _handle(kind: str, store: Callable[[dict], object]) -> Response:
         except (OperationalError, InterfaceError, PoolTimeout) as exc:
             db.session.rollback()
             current_app.logger.warning("webhook storage unavailable: %s", exc.__class__.__name__)
-            raise Rejected(503, "storage_unavailable", "storage is unavailable; retry later",
-                           {"Retry-After": "5"}) from exc
+            raise Rejected(
+                503, "storage_unavailable", "storage is unavailable; retry later", {"Retry-After": "5"}
+            ) from exc
         except DBAPIError:
             db.session.rollback()
             raise
@@ -97,9 +98,13 @@ def _verified_payload() -> dict:
 
 
 def _verify_signature(raw: bytes) -> None:
-    headers = {k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    headers = {
+        k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    }
     if not all(headers.values()):
-        raise Rejected(401, "missing_signature", "webhook-id, webhook-timestamp and webhook-signature are required")
+        raise Rejected(
+            401, "missing_signature", "webhook-id, webhook-timestamp and webhook-signature are required"
+        )
     try:
         Webhook(current_app.config["WEBHOOK_SECRET"]).verify(raw, headers, json_parse=False)
     except Exception as exc:  # the library raises several types for malformed headers

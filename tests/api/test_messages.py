@@ -45,30 +45,35 @@ def test_get_list_delete(api):
     page2 = api("GET", "/api/v1/messages", query_string={"page_size": 2, "page": 2}).get_json()
     assert [m["body"] for m in page2["messages"]] == ["m0"]
     assert api("GET", "/api/v1/messages", query_string={"direction": "inbound"}).get_json()["total"] == 0
-    assert api("GET", "/api/v1/messages", query_string={"to": TO, "status": "queued"}).get_json()["total"] == 3
+    assert (
+        api("GET", "/api/v1/messages", query_string={"to": TO, "status": "queued"}).get_json()["total"] == 3
+    )
     assert api("GET", "/api/v1/messages", query_string={"from": TO}).get_json()["total"] == 0
     assert api("DELETE", f"/api/v1/messages/{ids[0]}").status_code == 204
     assert api("GET", f"/api/v1/messages/{ids[0]}").status_code == 404
     assert api("DELETE", f"/api/v1/messages/{ids[0]}").status_code == 404
 
 
-@pytest.mark.parametrize(("fields", "status", "mentions"), [
-    ({"to": "12345"}, 400, "'to'"),
-    ({"to": "+1202555"}, 400, "'to'"),
-    ({"from": "not a number"}, 400, "'from'"),
-    ({"to": None}, 400, "'to'"),
-    ({"to": ["+14155550123"]}, 400, "'to'"),
-    ({"body": ""}, 400, "'body'"),
-    ({"body": 42}, 400, "'body'"),
-    ({"body": "x" * 1601}, 400, "'body'"),
-    ({"body": "{" * 800}, 400, "segments"),
-    ({"body": "a\x00b"}, 400, "'body'"),
-    ({"media_url": ["ftp://x.com/a"]}, 400, "media_url"),
-    ({"media_url": "javascript:alert(1)"}, 400, "media_url"),
-    ({"media_url": [f"https://x.com/{i}" for i in range(11)]}, 400, "media_url"),
-    ({"validity_period": "soon"}, 400, "validity_period"),
-    ({"validity_period": True}, 400, "validity_period"),
-])
+@pytest.mark.parametrize(
+    ("fields", "status", "mentions"),
+    [
+        ({"to": "12345"}, 400, "'to'"),
+        ({"to": "+1202555"}, 400, "'to'"),
+        ({"from": "not a number"}, 400, "'from'"),
+        ({"to": None}, 400, "'to'"),
+        ({"to": ["+14155550123"]}, 400, "'to'"),
+        ({"body": ""}, 400, "'body'"),
+        ({"body": 42}, 400, "'body'"),
+        ({"body": "x" * 1601}, 400, "'body'"),
+        ({"body": "{" * 800}, 400, "segments"),
+        ({"body": "a\x00b"}, 400, "'body'"),
+        ({"media_url": ["ftp://x.com/a"]}, 400, "media_url"),
+        ({"media_url": "javascript:alert(1)"}, 400, "media_url"),
+        ({"media_url": [f"https://x.com/{i}" for i in range(11)]}, 400, "media_url"),
+        ({"validity_period": "soon"}, 400, "validity_period"),
+        ({"validity_period": True}, 400, "validity_period"),
+    ],
+)
 def test_send_rejects_bad_input(app, api, fields, status, mentions):
     resp = send(api, **fields)
     assert resp.status_code == status, resp.get_data(as_text=True)
@@ -90,10 +95,18 @@ def test_hostile_text_is_stored_verbatim(api):
     assert api("GET", f"/api/v1/messages/{mid}").get_json()["body"] == body
 
 
-@pytest.mark.parametrize("query", [
-    {"page": 0}, {"page": "x"}, {"page_size": 101}, {"page_size": 0}, {"direction": "sideways"},
-    {"status": "teleported"}, {"to": "' OR 1=1 --"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": 0},
+        {"page": "x"},
+        {"page_size": 101},
+        {"page_size": 0},
+        {"direction": "sideways"},
+        {"status": "teleported"},
+        {"to": "' OR 1=1 --"},
+    ],
+)
 def test_list_rejects_bad_filters(api, query):
     resp = api("GET", "/api/v1/messages", query_string=query)
     assert resp.status_code == 400

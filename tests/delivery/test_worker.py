@@ -38,12 +38,15 @@ def final_state(app, message_id, statuses=("delivered", "undelivered", "failed")
     return wait_until(lambda: (m := state(app, message_id)).status in statuses and m, timeout)
 
 
-@pytest.mark.parametrize(("to", "status", "code"), [
-    ("+14155550123", "delivered", None),
-    ("+12025550101", "undelivered", 30003),
-    ("+12025550102", "failed", 30008),
-    ("+12025550103", "failed", 21211),
-])
+@pytest.mark.parametrize(
+    ("to", "status", "code"),
+    [
+        ("+14155550123", "delivered", None),
+        ("+12025550101", "undelivered", 30003),
+        ("+12025550102", "failed", 30008),
+        ("+12025550103", "failed", 21211),
+    ],
+)
 def test_outcomes_by_recipient(app, sandbox, worker, to, status, code):
     message_id = queue(app, to)
     message = final_state(app, message_id)
@@ -102,7 +105,10 @@ def test_parallel_workers_never_send_twice(app, sandbox):
             t.join(10)
     sent = [m for m in sandbox.messages(direction="outbound")]
     from collections import Counter
-    assert Counter(m["to"] for m in sent) == Counter(numbers), Counter(m["to"] for m in sent) - Counter(numbers)
+
+    assert Counter(m["to"] for m in sent) == Counter(numbers), Counter(m["to"] for m in sent) - Counter(
+        numbers
+    )
 
 
 def test_expired_lease_after_a_crash_reconciles_instead_of_resending(app, sandbox):
@@ -115,9 +121,16 @@ def test_expired_lease_after_a_crash_reconciles_instead_of_resending(app, sandbo
         from app.telefonie.client import Client
 
         Client.from_config(app.config).send(to=to, from_=OUR, body="hello")
-        db.session.execute(update(Message).where(Message.id == message_id).values(
-            attempts=1, outcome_unknown=True, first_attempt_at=utcnow() - timedelta(seconds=1),
-            lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(
+                attempts=1,
+                outcome_unknown=True,
+                first_attempt_at=utcnow() - timedelta(seconds=1),
+                lease_until=utcnow() - timedelta(seconds=1),
+            )
+        )
         db.session.commit()
         db.session.remove()
     w = Worker(app, threads=1)

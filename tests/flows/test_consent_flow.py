@@ -47,12 +47,20 @@ def test_stop_help_start_round_trip(app, sandbox, worker, api):
     assert wait_until(lambda: not contact(app).opted_out)
     assert wait_until(lambda: len(bodies_sent_to(sandbox, CUSTOMER)) == 3)
     assert "subscribed again" in bodies_sent_to(sandbox, CUSTOMER)[2]
-    assert api("POST", "/api/v1/messages", json={"to": CUSTOMER, "from": OUR, "body": "hi"}).status_code == 201
+    assert (
+        api("POST", "/api/v1/messages", json={"to": CUSTOMER, "from": OUR, "body": "hi"}).status_code == 201
+    )
     assert wait_until(lambda: len(bodies_sent_to(sandbox, CUSTOMER)) == 4)
     with app.app_context():
-        log = db.session.execute(select(ConsentEvent.action, ConsentEvent.source, ConsentEvent.message_body)
-                                 .order_by(ConsentEvent.id)).all()
-    assert [tuple(r) for r in log] == [("opt_out", "keyword", "  Stop!! "), ("opt_in", "keyword", "ＳＴＡＲＴ")]
+        log = db.session.execute(
+            select(ConsentEvent.action, ConsentEvent.source, ConsentEvent.message_body).order_by(
+                ConsentEvent.id
+            )
+        ).all()
+    assert [tuple(r) for r in log] == [
+        ("opt_out", "keyword", "  Stop!! "),
+        ("opt_in", "keyword", "ＳＴＡＲＴ"),
+    ]
 
 
 def test_reply_queued_before_stop_is_never_sent(app, client, sandbox):
@@ -63,7 +71,12 @@ def test_reply_queued_before_stop_is_never_sent(app, client, sandbox):
         early = queue_outbound(conversation, "queued before the STOP", source="agent")
         db.session.commit()
         early_id = early.id
-    assert post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, "stop")).status_code == 204
+    assert (
+        post_signed_webhook(
+            client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, "stop")
+        ).status_code
+        == 204
+    )
     from app.delivery.worker import Worker
 
     w = Worker(app, threads=1)
@@ -73,7 +86,8 @@ def test_reply_queued_before_stop_is_never_sent(app, client, sandbox):
         early = db.session.get(Message, early_id)
         assert (early.status, early.error_code) == ("failed", 21610)
     assert bodies_sent_to(sandbox, CUSTOMER) == [
-        wait_until(lambda: bodies_sent_to(sandbox, CUSTOMER) and bodies_sent_to(sandbox, CUSTOMER)[0])]
+        wait_until(lambda: bodies_sent_to(sandbox, CUSTOMER) and bodies_sent_to(sandbox, CUSTOMER)[0])
+    ]
     assert "queued before" not in " ".join(bodies_sent_to(sandbox, CUSTOMER))
 
 
@@ -81,7 +95,12 @@ def test_reply_queued_before_stop_is_never_sent(app, client, sandbox):
 def test_start_while_subscribed_is_an_ordinary_message(app, client, body):
     from tests.conftest import inbound_payload, post_signed_webhook
 
-    assert post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, body)).status_code == 204
+    assert (
+        post_signed_webhook(
+            client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, body)
+        ).status_code
+        == 204
+    )
     with app.app_context():
         outbound = db.session.scalars(select(Message).where(Message.direction == "outbound")).all()
         assert outbound == []
@@ -91,7 +110,9 @@ def test_start_while_subscribed_is_an_ordinary_message(app, client, body):
 def test_stop_wish_flags_and_never_opts_out(app, client):
     from tests.conftest import inbound_payload, post_signed_webhook
 
-    post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, "please stop texting me"))
+    post_signed_webhook(
+        client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, "please stop texting me")
+    )
     with app.app_context():
         conversation = db.session.scalar(select(Conversation))
         assert conversation.flagged and not conversation.contact.opted_out
@@ -108,9 +129,19 @@ def test_concurrent_duplicate_stop_confirms_once(app, live_server, sandbox):
 
     raw = json.dumps(inbound_payload(CUSTOMER, "STOP")).encode()
     with ThreadPoolExecutor(20) as pool:
-        codes = list(pool.map(lambda _: requests.post(
-            live_server.url + "/webhooks/telefonie/inbound", data=raw, headers=signed_headers(raw),
-            timeout=30).status_code, range(20)))
+        codes = list(
+            pool.map(
+                lambda _: (
+                    requests.post(
+                        live_server.url + "/webhooks/telefonie/inbound",
+                        data=raw,
+                        headers=signed_headers(raw),
+                        timeout=30,
+                    ).status_code
+                ),
+                range(20),
+            )
+        )
     assert codes == [204] * 20
     with app.app_context():
         outbound = db.session.scalars(select(Message).where(Message.direction == "outbound")).all()

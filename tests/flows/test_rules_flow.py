@@ -31,7 +31,9 @@ def text_in(client, body, frm=CUSTOMER, to=OUR):
 
 def replies(app) -> list[str]:
     with app.app_context():
-        rows = db.session.scalars(select(Message.body).where(Message.direction == "outbound").order_by(Message.id))
+        rows = db.session.scalars(
+            select(Message.body).where(Message.direction == "outbound").order_by(Message.id)
+        )
         out = list(rows)
         db.session.remove()
         return out
@@ -51,18 +53,21 @@ def test_rule_crud(api):
     assert api("GET", f"/api/v1/rules/{rid}").status_code == 404
 
 
-@pytest.mark.parametrize("data", [
-    {},
-    {"name": "x", "patterns": [], "reply": "r"},
-    {"name": "x", "patterns": ["a"], "reply": "r", "match": "fuzzy"},
-    {"name": "x", "patterns": ["(a"], "reply": "r", "match": "regex"},
-    {"name": "x", "patterns": ["(a)\\1"], "reply": "r", "match": "regex"},
-    {"name": "x", "patterns": ["a"], "reply": "{{ unclosed"},
-    {"name": "x", "patterns": ["a"], "reply": "r", "number": "555"},
-    {"name": "x", "patterns": ["a"], "reply": "r", "schedule": {"timezone": "Mars/Olympus"}},
-    {"name": "x", "patterns": ["a"], "reply": "r", "priority": "high"},
-    {"name": "x", "patterns": ["a"], "reply": "r", "surprise": 1},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"name": "x", "patterns": [], "reply": "r"},
+        {"name": "x", "patterns": ["a"], "reply": "r", "match": "fuzzy"},
+        {"name": "x", "patterns": ["(a"], "reply": "r", "match": "regex"},
+        {"name": "x", "patterns": ["(a)\\1"], "reply": "r", "match": "regex"},
+        {"name": "x", "patterns": ["a"], "reply": "{{ unclosed"},
+        {"name": "x", "patterns": ["a"], "reply": "r", "number": "555"},
+        {"name": "x", "patterns": ["a"], "reply": "r", "schedule": {"timezone": "Mars/Olympus"}},
+        {"name": "x", "patterns": ["a"], "reply": "r", "priority": "high"},
+        {"name": "x", "patterns": ["a"], "reply": "r", "surprise": 1},
+    ],
+)
 def test_bad_rules_are_refused_with_a_reason(api, data):
     resp = api("POST", "/api/v1/rules", json=data)
     assert resp.status_code == 400
@@ -100,8 +105,15 @@ def test_loop_guard_holds_at_three_per_ten_minutes(app, client, api):
 
 
 def test_first_message_only_and_scope(app, client, api):
-    rule(api, name="welcome", match="regex", patterns=[".*"], reply="Welcome!", first_message_only=True,
-         number=OUR)
+    rule(
+        api,
+        name="welcome",
+        match="regex",
+        patterns=[".*"],
+        reply="Welcome!",
+        first_message_only=True,
+        number=OUR,
+    )
     text_in(client, "hello")
     text_in(client, "hello again")
     text_in(client, "hello other number", to="+12025550198")
@@ -109,9 +121,20 @@ def test_first_message_only_and_scope(app, client, api):
 
 
 def test_schedule_outside_hours(app, client, api):
-    rule(api, name="after hours", match="regex", patterns=[".*"], reply="We are closed",
-         schedule={"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00",
-                   "timezone": "America/New_York", "when": "outside"})
+    rule(
+        api,
+        name="after hours",
+        match="regex",
+        patterns=[".*"],
+        reply="We are closed",
+        schedule={
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "start": "09:00",
+            "end": "17:00",
+            "timezone": "America/New_York",
+            "when": "outside",
+        },
+    )
     with freeze_time("2026-11-02 15:00:00"):  # Monday 10:00 in New York: open
         text_in(client, "anyone there?")
     assert replies(app) == []
@@ -137,11 +160,16 @@ def test_actions_tag_close_assign(app, client, api):
 def test_rules_test_endpoint_sends_nothing(app, api):
     rule(api, name="Opening hours", patterns=["HOURS"], reply="We open at 9")
     resp = api("POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "hours?"})
-    assert resp.get_json() == {"consent": None, "rule": {"id": 1, "name": "Opening hours"},
-                               "reply": "We open at 9"} or resp.get_json()["rule"]["name"] == "Opening hours"
+    assert (
+        resp.get_json()
+        == {"consent": None, "rule": {"id": 1, "name": "Opening hours"}, "reply": "We open at 9"}
+        or resp.get_json()["rule"]["name"] == "Opening hours"
+    )
     stop = api("POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "STOP"}).get_json()
     assert stop["consent"] == "opt_out" and stop["rule"] is None and "unsubscribed" in stop["reply"]
-    nothing = api("POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "hello"}).get_json()
+    nothing = api(
+        "POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "hello"}
+    ).get_json()
     assert nothing == {"consent": None, "rule": None, "reply": None}
     at = api("POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "x", "at": "soon"})
     assert at.status_code == 400
@@ -151,9 +179,20 @@ def test_rules_test_endpoint_sends_nothing(app, api):
 
 
 def test_yaml_export_import_round_trip(app, api, tmp_path):
-    rule(api, name="Opening hours", patterns=["HOURS", "OPEN"], reply="We open at 9", priority=10,
-         schedule={"days": ["mon"], "start": "09:00", "end": "17:00", "timezone": "America/New_York",
-                   "when": "outside"})
+    rule(
+        api,
+        name="Opening hours",
+        patterns=["HOURS", "OPEN"],
+        reply="We open at 9",
+        priority=10,
+        schedule={
+            "days": ["mon"],
+            "start": "09:00",
+            "end": "17:00",
+            "timezone": "America/New_York",
+            "when": "outside",
+        },
+    )
     rule(api, name="Prices", match="contains", patterns=["price"], reply="See example.com")
     runner = app.test_cli_runner()
     out = tmp_path / "rules.yml"
@@ -167,20 +206,41 @@ def test_yaml_export_import_round_trip(app, api, tmp_path):
     names = sorted(r["name"] for r in api("GET", "/api/v1/rules").get_json()["rules"])
     assert names == ["Opening hours", "Prices"]
     bad = tmp_path / "bad.yml"
-    bad.write_text("rules:\n  - name: ok\n    patterns: [A]\n    reply: fine\n  - name: broken\n    match: regex\n"
-                   "    patterns: ['(a']\n    reply: x\n")
+    bad.write_text(
+        "rules:\n  - name: ok\n    patterns: [A]\n    reply: fine\n  - name: broken\n    match: regex\n"
+        "    patterns: ['(a']\n    reply: x\n"
+    )
     result = runner.invoke(args=["rules", "import", str(bad)])
     assert result.exit_code != 0 and "broken" in result.output
     assert len(api("GET", "/api/v1/rules").get_json()["rules"]) == 2  # all or nothing
 
 
 def test_rules_test_at_uses_the_given_time(api):
-    rule(api, name="after hours", match="regex", patterns=[".*"], reply="closed",
-         schedule={"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00",
-                   "timezone": "America/New_York", "when": "outside"})
+    rule(
+        api,
+        name="after hours",
+        match="regex",
+        patterns=[".*"],
+        reply="closed",
+        schedule={
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "start": "09:00",
+            "end": "17:00",
+            "timezone": "America/New_York",
+            "when": "outside",
+        },
+    )
     inside = datetime(2026, 11, 2, 15, 0, tzinfo=UTC).isoformat()
     outside = "2026-11-02T23:30:00Z"
-    assert api("POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "x", "at": inside}
-               ).get_json()["rule"] is None
-    assert api("POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "x", "at": outside}
-               ).get_json()["rule"]["name"] == "after hours"
+    assert (
+        api(
+            "POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "x", "at": inside}
+        ).get_json()["rule"]
+        is None
+    )
+    assert (
+        api(
+            "POST", "/api/v1/rules/test", json={"from": CUSTOMER, "to": OUR, "body": "x", "at": outside}
+        ).get_json()["rule"]["name"]
+        == "after hours"
+    )

@@ -116,6 +116,7 @@ def _with(**changes):
             if value is ...:
                 del data[key]
         return _json(data)
+
     return build
 
 
@@ -149,7 +150,13 @@ CASES = [
     ("unknown status", _with(status="teleported"), 400, "invalid_payload", 0),
     ("ftp media", _with(media_url=["ftp://example.com/a.jpg"]), 400, "invalid_payload", 0),
     ("javascript media", _with(media_url=["javascript:alert(1)"]), 400, "invalid_payload", 0),
-    ("eleven media", _with(media_url=[f"https://e.com/{i}.jpg" for i in range(11)]), 400, "invalid_payload", 0),
+    (
+        "eleven media",
+        _with(media_url=[f"https://e.com/{i}.jpg" for i in range(11)]),
+        400,
+        "invalid_payload",
+        0,
+    ),
     ("bad date", _with(date_created="yesterday"), 400, "invalid_payload", 0),
     ("NUL in body", _with(body="a\x00b"), 400, "invalid_payload", 0),
     ("wrong content type", _text_plain, 415, "unsupported_media_type", 0),
@@ -196,7 +203,9 @@ def test_one_conversation_per_pair(app, client):
 def test_form_media_repeated(app, client):
     payload = inbound_payload(CUSTOMER, "pics", media_url=["https://e.com/1.jpg", "https://e.com/2.jpg"])
     raw = urlencode(payload, doseq=True).encode()
-    resp = client.post(PATH, data=raw, headers=signed_headers(raw, content_type="application/x-www-form-urlencoded"))
+    resp = client.post(
+        PATH, data=raw, headers=signed_headers(raw, content_type="application/x-www-form-urlencoded")
+    )
     assert resp.status_code == 204
     with app.app_context():
         assert db.session.scalar(select(Message)).media_urls == ["https://e.com/1.jpg", "https://e.com/2.jpg"]
@@ -214,7 +223,9 @@ def test_fifty_concurrent_repeats_store_one_row(app, live_server):
     raw = json.dumps(payload).encode()
 
     def post(_):
-        return requests.post(live_server.url + PATH, data=raw, headers=signed_headers(raw), timeout=30).status_code
+        return requests.post(
+            live_server.url + PATH, data=raw, headers=signed_headers(raw), timeout=30
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         codes = list(pool.map(post, range(50)))

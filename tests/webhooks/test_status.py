@@ -9,7 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app.conversations.models import Message, Receipt
-from app.conversations.service import apply_pending_receipts, get_or_create_contact, get_or_create_conversation, queue_outbound
+from app.conversations.service import (
+    apply_pending_receipts,
+    get_or_create_contact,
+    get_or_create_conversation,
+    queue_outbound,
+)
 from app.extensions import db
 from tests.conftest import OUR, post_signed_webhook, signed_headers
 
@@ -37,8 +42,9 @@ def sent_message(app):
 def message_state(app, message_id):
     with app.app_context():
         m = db.session.get(Message, message_id)
-        receipts = db.session.scalars(select(Receipt.status).where(Receipt.message_id == message_id)
-                                      .order_by(Receipt.id)).all()
+        receipts = db.session.scalars(
+            select(Receipt.status).where(Receipt.message_id == message_id).order_by(Receipt.id)
+        ).all()
         state = (m.status, m.error_code, receipts)
         db.session.remove()
         return state
@@ -67,9 +73,12 @@ def test_status_sequences(app, client, sent_message, name, sequence, final, code
 
 
 def test_form_encoded_status_with_price(app, client, sent_message):
-    raw = urlencode(status_payload("PROV1", "delivered", price="0.0079", price_unit="USD",
-                                   num_segments="1")).encode()
-    resp = client.post(PATH, data=raw, headers=signed_headers(raw, content_type="application/x-www-form-urlencoded"))
+    raw = urlencode(
+        status_payload("PROV1", "delivered", price="0.0079", price_unit="USD", num_segments="1")
+    ).encode()
+    resp = client.post(
+        PATH, data=raw, headers=signed_headers(raw, content_type="application/x-www-form-urlencoded")
+    )
     assert resp.status_code == 204
     with app.app_context():
         m = db.session.get(Message, sent_message)
@@ -81,7 +90,10 @@ def test_receipt_before_provider_id_is_kept_then_applied(app, client):
     for status in ("sent", "delivered"):
         assert post_signed_webhook(client, PATH, status_payload("EARLY1", status)).status_code == 204
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Receipt).where(Receipt.message_id.is_(None))) == 2
+        assert (
+            db.session.scalar(select(func.count()).select_from(Receipt).where(Receipt.message_id.is_(None)))
+            == 2
+        )
         conversation = get_or_create_conversation(OUR, get_or_create_contact(CUSTOMER))
         message = queue_outbound(conversation, "hello", source="api")
         message.provider_id = "EARLY1"
@@ -91,19 +103,23 @@ def test_receipt_before_provider_id_is_kept_then_applied(app, client):
         assert message.status == "delivered"
 
 
-@pytest.mark.parametrize(("payload", "status"), [
-    ({"id": "P", "status": "teleported"}, 400),
-    ({"id": "P"}, 400),
-    ({"status": "sent"}, 400),
-    ({"id": "P", "status": "sent", "direction": "inbound"}, 400),
-    ({"id": "P", "status": "sent", "error_code": "abc"}, 400),
-    ({"id": "P", "status": "sent", "from": "12345"}, 400),
-    ({"id": "P", "status": "received"}, 400),
-    ({"id": "P", "status": "sent", "date_updated": "not a date"}, 400),
-    ({"id": "P", "status": "sent", "error_message": "x" * 501}, 400),
-    ({"id": "P", "status": "sent", "error_code": 2**40}, 400),
-    ({"id": "P", "status": "sent"}, 204),
-], ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else str(v))
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({"id": "P", "status": "teleported"}, 400),
+        ({"id": "P"}, 400),
+        ({"status": "sent"}, 400),
+        ({"id": "P", "status": "sent", "direction": "inbound"}, 400),
+        ({"id": "P", "status": "sent", "error_code": "abc"}, 400),
+        ({"id": "P", "status": "sent", "from": "12345"}, 400),
+        ({"id": "P", "status": "received"}, 400),
+        ({"id": "P", "status": "sent", "date_updated": "not a date"}, 400),
+        ({"id": "P", "status": "sent", "error_message": "x" * 501}, 400),
+        ({"id": "P", "status": "sent", "error_code": 2**40}, 400),
+        ({"id": "P", "status": "sent"}, 204),
+    ],
+    ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else str(v),
+)
 def test_status_validation(app, client, payload, status):
     resp = post_signed_webhook(client, PATH, payload)
     assert resp.status_code == status
