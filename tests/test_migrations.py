@@ -49,5 +49,7 @@ def test_upgrade_downgrade_upgrade(empty_url):
     engine.dispose()
     upgrade(empty_url)
     engine = create_engine(empty_url)
-    assert {"messages", "conversations", "contacts", "receipts", "rules"} <= set(inspect(engine).get_table_names())
+    assert {"messages", "conversations", "contacts", "receipts", "rules"} <= set(
+        inspect(engine).get_table_names()
+    )
     engine.dispose()

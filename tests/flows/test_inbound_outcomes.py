@@ -67,12 +67,27 @@ CASES = [
 @pytest.fixture
 def rules(app):
     with app.app_context():
-        crud.create_rule({"name": "hours", "match": "first_word", "patterns": ["HOURS"], "reply": "9 to 5",
-                          "priority": 20})
-        crud.create_rule({"name": "prices", "match": "contains", "patterns": ["price"], "reply": "See site",
-                          "priority": 10})
-        crud.create_rule({"name": "order", "match": "regex", "patterns": [r"order \d+"], "reply": "Checking",
-                          "priority": 30})
+        crud.create_rule(
+            {"name": "hours", "match": "first_word", "patterns": ["HOURS"], "reply": "9 to 5", "priority": 20}
+        )
+        crud.create_rule(
+            {
+                "name": "prices",
+                "match": "contains",
+                "patterns": ["price"],
+                "reply": "See site",
+                "priority": 10,
+            }
+        )
+        crud.create_rule(
+            {
+                "name": "order",
+                "match": "regex",
+                "patterns": [r"order \d+"],
+                "reply": "Checking",
+                "priority": 30,
+            }
+        )
         db.session.commit()
 
 
@@ -113,4 +128,3 @@ def test_inbound_outcome(app, client, rules, body, opted_out, expected):
     resp = post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, body))
     assert resp.status_code == 204
     assert outcome(app) == expected
-
