@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,11 +32,23 @@ class Setting(db.Model):
     value: Mapped[str] = mapped_column(Text)
 
 
-def get_all() -> dict[str, str]:
-    values = dict(DEFAULTS)
-    for row in db.session.scalars(select(Setting)):
-        values[row.key] = row.value
-    return values
+CACHE_SECONDS = 5.0
+_cache: dict = {"at": 0.0, "values": None}
+
+
+def get_all(fresh: bool = False) -> dict[str, str]:
+    """Defaults overlaid with the stored values; cached a few seconds per process (hot path)."""
+    now = time.monotonic()
+    if fresh or _cache["values"] is None or now - _cache["at"] > CACHE_SECONDS:
+        values = dict(DEFAULTS)
+        for row in db.session.scalars(select(Setting)):
+            values[row.key] = row.value
+        _cache.update(at=now, values=values)
+    return dict(_cache["values"])
+
+
+def invalidate_cache() -> None:
+    _cache["values"] = None
 
 
 def get(key: str) -> str:
@@ -50,6 +64,7 @@ def put(key: str, value: str) -> None:
         db.session.add(Setting(key=key, value=value))
     else:
         row.value = value
+    invalidate_cache()
 
 
 def render(key: str, values: dict[str, str] | None = None) -> str:

@@ -193,8 +193,11 @@ def clean_tables(request):
     from app.consent import service as consent_service
     from app.rules import service as rules_service
 
+    from app import settings
+
     consent_service.invalidate_cache()
     rules_service.invalidate_cache()
+    settings.invalidate_cache()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.consent.guard import ensure_can_send
 from app.conversations.models import Contact, Conversation, Message, Receipt, new_sid
@@ -63,12 +65,13 @@ def get_or_create_conversation(our_number: str, contact: Contact) -> Conversatio
 
 def record_inbound(msg: InboundMessage) -> Message | None:
     """Store one inbound message; None when this provider id was stored before."""
-    contact = get_or_create_contact(msg.from_number)
-    conversation = get_or_create_conversation(msg.to_number, contact)
+    conversation = find_conversation(msg.to_number, msg.from_number)
+    if conversation is None:
+        conversation = get_or_create_conversation(msg.to_number, get_or_create_contact(msg.from_number))
     info = segments.analyze(msg.body)
     now = utcnow()
-    row_id = db.session.scalar(
-        insert_ignore(Message.__table__, ["provider_id"])
+    message = db.session.scalar(
+        insert_ignore(Message, ["provider_id"])
         .values(
             sid=new_sid(),
             conversation_id=conversation.id,
@@ -87,12 +90,23 @@ def record_inbound(msg: InboundMessage) -> Message | None:
             attempts=0,
             outcome_unknown=False,
         )
-        .returning(Message.__table__.c.id)
+        .returning(Message)
     )
-    if row_id is None:
+    if message is None:
         return None
     touch(conversation, msg.body or "[media]", now, inbound=True)
-    return db.session.get(Message, row_id)
+    set_committed_value(message, "conversation", conversation)  # consent and rules read it next
+    return message
+
+
+def find_conversation(our_number: str, phone: str) -> Conversation | None:
+    """The thread between one of our numbers and a contact, with its contact, in one query."""
+    return db.session.scalar(
+        select(Conversation)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .where(Conversation.our_number == our_number, Contact.phone == phone)
+        .options(contains_eager(Conversation.contact))
+    )
 
 
 def touch(conversation: Conversation, preview: str, when: datetime, *, inbound: bool) -> None:
@@ -100,7 +114,11 @@ def touch(conversation: Conversation, preview: str, when: datetime, *, inbound: 
     if inbound:
         values["unread_count"] = Conversation.unread_count + 1
         values["status"] = "open"
-    db.session.execute(update(Conversation).where(Conversation.id == conversation.id).values(**values))
+    # An atomic increment in SQL; the loaded object is left as it is (no reload on the hot path).
+    db.session.execute(
+        update(Conversation).where(Conversation.id == conversation.id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def queue_outbound(

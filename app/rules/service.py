@@ -16,7 +16,7 @@ from app.accounts.models import User
 from app.conversations.models import Conversation, Message
 from app.conversations.service import queue_outbound
 from app.extensions import db
-from app.rules.engine import Decision, Inbound, RuleIndex, RuleSpec, decide
+from app.rules.engine import NO_MATCH, Decision, Inbound, RuleIndex, RuleSpec, decide
 from app.rules.models import Rule, RuleHit
 from app.types import utcnow
 
@@ -36,18 +36,17 @@ def invalidate_cache() -> None:
     _cache["index"] = None
 
 
-def inbound_for(message: Message, conversation: Conversation, at=None) -> Inbound:
-    first = (
-        db.session.scalar(
-            select(func.count()).select_from(
-                select(Message.id)
-                .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
-                .limit(2)
-                .subquery()
-            )
+def inbound_for(message: Message, conversation: Conversation, at=None, *, need_first: bool = True) -> Inbound:
+    """The pure engine's view of a message; the first-message count is made only when a rule needs it."""
+    first = False
+    if need_first:
+        earlier = (
+            select(Message.id)
+            .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
+            .limit(2)
+            .subquery()
         )
-        <= 1
-    )
+        first = db.session.scalar(select(func.count()).select_from(earlier)) <= 1
     return Inbound(
         body=message.body or "",
         from_number=message.from_number,
@@ -60,9 +59,15 @@ def inbound_for(message: Message, conversation: Conversation, at=None) -> Inboun
 
 def respond(message: Message) -> Decision:
     """Decide on one inbound message; queue the reply unless the loop guard holds it back."""
+    index = rule_index()
+    candidates = index.candidates(message.body or "")
+    if not candidates:  # the common case: no query at all
+        return NO_MATCH
     conversation = message.conversation
     values = settings.get_all()
-    decision = decide(inbound_for(message, conversation, at=utcnow()), rule_index(), brand=values["brand"])
+    need_first = any(index.rules[p].first_message_only for p in candidates)
+    inbound = inbound_for(message, conversation, at=utcnow(), need_first=need_first)
+    decision = decide(inbound, index, brand=values["brand"])
     if decision.rule is None:
         return decision
     if _loop_guard_holds(conversation, values):
