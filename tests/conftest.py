@@ -190,10 +190,9 @@ def clean_tables(request):
             else:
                 for name in tables:
                     conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+    from app import settings
     from app.consent import service as consent_service
     from app.rules import service as rules_service
-
-    from app import settings
 
     consent_service.invalidate_cache()
     rules_service.invalidate_cache()
