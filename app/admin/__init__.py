@@ -1,4 +1,8 @@
-"""Blueprint /admin: the agent desk."""
+"""Blueprint /admin: the agent desk (server-rendered pages, a little plain JavaScript).
+
+Every page but the sign-in page requires a signed-in user (security.require_login); every
+response carries a strict Content-Security-Policy, so templates hold no inline script or style.
+"""
 
 from __future__ import annotations
 
@@ -6,4 +10,16 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 
-from app.admin import auth, views  # noqa: E402,F401  (routes register on bp)
+from app.admin import (  # noqa: E402,F401  (routes register on bp)
+    auth,
+    consent_log,
+    contacts,
+    inbox,
+    overview,
+    rules,
+    sandbox_panel,
+    security,
+    settings,
+    thread,
+    thread_actions,
+)

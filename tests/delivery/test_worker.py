@@ -79,13 +79,15 @@ def test_gives_up_after_max_attempts(app, sandbox, worker):
 
 
 def test_opted_out_recipient_is_never_sent(app, sandbox, worker):
-    message_id = queue(app, "+14155550126")
+    """A message queued before the contact opted out (same commit here, so the worker can't race)."""
     with app.app_context():
-        contact = get_or_create_contact("+14155550126")
-        contact.opted_out = True
+        conversation = get_or_create_conversation(OUR, get_or_create_contact("+14155550126"))
+        message = queue_outbound(conversation, "queued before STOP", source="api")
+        conversation.contact.opted_out = True
         db.session.commit()
+        message_id = message.id
     message = final_state(app, message_id, ("failed",))
-    assert message.error_code == 21610
+    assert message and message.error_code == 21610
     assert sandbox.sent_to("+14155550126") == []
 
 
@@ -141,13 +143,17 @@ def test_expired_lease_after_a_crash_reconciles_instead_of_resending(app, sandbo
 
 
 def test_status_callback_before_send_recorded_is_applied(app, sandbox, worker):
-    """The sandbox posts callbacks while the worker may still be recording the send."""
+    """Callbacks in reverse order (final first): the status ends final, every receipt is kept."""
+    from app.conversations.models import Receipt
+
     sandbox.faults("out_of_order_callbacks", count=1)
     message_id = queue(app, "+14155550128")
-    message = final_state(app, message_id)
-    assert message.status == "delivered"
-    with app.app_context():
-        from app.conversations.models import Receipt
 
-        statuses = set(db.session.scalars(select(Receipt.status).where(Receipt.message_id == message_id)))
-    assert {"sent", "delivered"} <= statuses
+    def receipts():
+        with app.app_context():
+            found = set(db.session.scalars(select(Receipt.status).where(Receipt.message_id == message_id)))
+            db.session.remove()
+            return found
+
+    assert wait_until(lambda: {"queued", "sending", "sent", "delivered"} <= receipts())
+    assert state(app, message_id).status == "delivered"

@@ -1,0 +1,50 @@
+/*
+ * The inbox refreshes its list without a reload: it polls the same page's JSON every 2 s and
+ * redraws the rows with DOM calls and textContent (message text is hostile input).
+ */
+(function () {
+  "use strict";
+  var POLL_MS = 2000;
+
+  function row(c) {
+    var ui = window.adminUI;
+    var el = ui.el;
+    var top = el("span", { className: "row-top" }, el("span", { className: "who" }, c.label));
+    if (c.named) top.appendChild(el("span", { className: "phone" }, c.phone));
+    if (c.unread) top.appendChild(el("span", { className: "badge badge-unread", title: "unread messages" }, String(c.unread)));
+    if (c.opted_out) top.appendChild(el("span", { className: "badge badge-optout" }, "opted out"));
+    if (c.flagged) top.appendChild(el("span", { className: "badge badge-flag", title: c.flag_reason }, "flagged"));
+    if (c.status === "closed") top.appendChild(el("span", { className: "badge" }, "closed"));
+    c.tags.forEach(function (tag) {
+      top.appendChild(el("span", { className: "tag" }, tag));
+    });
+    top.appendChild(el("span", { className: "spacer" }));
+    if (c.assignee) top.appendChild(el("span", { className: "assignee" }, c.assignee));
+    top.appendChild(ui.timeTag(c.at, c.at_text));
+    var link = el("a", { href: c.url }, top, el("span", { className: "preview" }, c.preview));
+    var cls = "thread-row" + (c.unread ? " is-unread" : "") + (c.status === "closed" ? " is-closed" : "");
+    return el("li", { className: cls, dataset: { id: String(c.id) } }, link);
+  }
+
+  function start() {
+    var list = document.getElementById("threads");
+    if (!list || list.dataset.live !== "1") return;
+    var empty = document.getElementById("threads-empty");
+    var last = null;
+    window.adminUI.every(POLL_MS, function () {
+      return window.adminUI.getJSON(list.dataset.pollUrl).then(function (data) {
+        var signature = JSON.stringify(data.conversations);
+        if (signature === last) return;
+        last = signature;
+        var fragment = document.createDocumentFragment();
+        data.conversations.forEach(function (c) {
+          fragment.appendChild(row(c));
+        });
+        list.replaceChildren(fragment);
+        if (empty) empty.classList.toggle("hidden", data.conversations.length > 0);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();

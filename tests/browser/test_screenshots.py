@@ -1,0 +1,136 @@
+"""Screenshots of the inbox and a thread for the README, with a few realistic conversations.
+
+They go through the real path: the sandbox texts the live server, rules and consent answer, the
+agent's replies are delivered by the worker.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from app import settings
+from app.conversations.models import Contact, Conversation, Message
+from app.extensions import db
+from app.rules import crud
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PEOPLE = {
+    "+14155550161": "Maria Gonzalez",
+    "+13125550162": "James Carter",
+    "+12065550163": "Priya Patel",
+    "+16175550165": "Tom O'Brien",
+}
+
+
+def seed_setup(query) -> None:
+    def run():
+        settings.put("brand", "Bloom Florists")
+        settings.put("support_contact", "hello@bloom.example")
+        crud.create_rule(
+            {
+                "name": "Opening hours",
+                "match": "first_word",
+                "patterns": ["HOURS", "OPEN"],
+                "reply": "Bloom Florists is open Mon-Sat 9am-6pm, Sun 10am-4pm. Reply HELP for help.",
+                "tags": ["hours"],
+            }
+        )
+        db.session.commit()
+
+    query(run)
+
+
+def name_contacts(query) -> None:
+    def run():
+        for phone, name in PEOPLE.items():
+            contact = db.session.scalar(select(Contact).where(Contact.phone == phone))
+            if contact is not None:
+                contact.name = name
+        db.session.commit()
+
+    query(run)
+
+
+def backdate(query, minutes: dict[str, int]) -> None:
+    """Spread the threads over the last day, as a real inbox would be."""
+
+    def run():
+        for phone, ago in minutes.items():
+            conversation = db.session.scalar(select(Conversation).join(Contact).where(Contact.phone == phone))
+            shift = timedelta(minutes=ago)
+            conversation.last_message_at -= shift
+            conversation.created_at -= shift
+            for message in db.session.scalars(
+                select(Message).where(Message.conversation_id == conversation.id)
+            ):
+                message.date_created -= shift
+        db.session.commit()
+
+    query(run)
+
+
+def count(query, **where) -> int:
+    return query(lambda: db.session.scalar(select(func.count()).select_from(Message).filter_by(**where)))
+
+
+def thread_of(query, phone: str) -> int:
+    return query(
+        lambda: db.session.scalar(select(Conversation.id).join(Contact).where(Contact.phone == phone))
+    )
+
+
+def reply(page, cid: int, text: str) -> None:
+    page.goto(f"/admin/conversations/{cid}")
+    page.locator('textarea[name="body"]').fill(text)
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(f"**/admin/conversations/{cid}")
+
+
+def test_screenshots_for_the_readme(desk, sandbox, worker, query):
+    seed_setup(query)
+    sandbox.inbound("+16175550165", "My order #1042 arrived today but the vase was cracked :(")
+    sandbox.inbound("+12065550163", "please stop texting me about promotions")
+    sandbox.inbound("+19175550164", "STOP")
+    sandbox.inbound("+13125550162", "hours?")
+    sandbox.inbound("+14155550161", "Hi! Do you deliver to Oakland?")
+    assert wait_until(lambda: count(query, direction="inbound") == 5)
+    name_contacts(query)
+
+    maria = thread_of(query, "+14155550161")
+    reply(desk, maria, "Hi Maria! Yes, we deliver to Oakland every day; it's free on orders over $40.")
+    assert wait_until(lambda: count(query, status="delivered") >= 3, timeout=30)
+    sandbox.inbound("+14155550161", "Perfect — I'll order the spring bouquet for Saturday!")
+    tom = thread_of(query, "+16175550165")
+    reply(desk, tom, "So sorry, Tom! We'll send a replacement vase tomorrow, no charge.")
+    assert wait_until(lambda: count(query, direction="inbound") == 6)
+    assert wait_until(
+        lambda: (
+            count(query, status="queued") == 0
+            and count(query, status="sending") == 0
+            and count(query, status="sent") == 0
+        ),
+        timeout=30,
+    )
+
+    backdate(query, {"+13125550162": 42, "+12065550163": 135, "+19175550164": 60 * 20})
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    desk.goto("/admin/")
+    expect(desk.locator("#threads .thread-row")).to_have_count(5)
+    desk.screenshot(path=str(SHOTS / "inbox.png"))
+
+    desk.goto(f"/admin/conversations/{maria}")
+    expect(desk.locator("#messages li.msg")).to_have_count(3)
+    expect(desk.locator("#messages .status").first).to_have_text("delivered")
+    desk.locator('textarea[name="body"]').fill("Saturday works! Which size would you like?")
+    desk.screenshot(path=str(SHOTS / "thread.png"))
+    assert (SHOTS / "inbox.png").stat().st_size > 10_000
+    assert (SHOTS / "thread.png").stat().st_size > 10_000
