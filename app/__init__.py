@@ -19,6 +19,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_commands(app)
     register_logging(app)
+    if settings.get("PROXY_COUNT"):
+        # Behind N reverse proxies: trust their X-Forwarded-* so remote_addr is the client's.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(settings["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     return app
 
 

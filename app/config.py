@@ -58,6 +58,7 @@ def load(environ: dict[str, str] | None = None) -> dict:
         "DELIVERY_BACKOFF_BASE": float(merged.get("DELIVERY_BACKOFF_BASE", "1.0")),
         "DELIVERY_LEASE_SECONDS": float(merged.get("DELIVERY_LEASE_SECONDS", "60")),
         "DELIVERY_IDLE_WAIT": float(merged.get("DELIVERY_IDLE_WAIT", "5")),
+        "PROXY_COUNT": int(merged.get("PROXY_COUNT", "0")),
         "APP_ENV": merged.get("APP_ENV", "production"),
         "LOG_FORMAT": merged.get(
             "LOG_FORMAT", "json" if merged.get("APP_ENV", "production") == "production" else "text"
