@@ -15,3 +15,17 @@ max_requests_jitter = 500
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", None)
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Check the settings once in the master, so a missing one stops gunicorn with one line
+    instead of workers failing to boot over and over."""
+    import sys
+
+    from app import config
+
+    try:
+        config.validate(config.load())
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)
