@@ -15,22 +15,7 @@ from app.extensions import db
 from app.rules import service
 from app.rules.engine import Inbound, decide
 from app.rules.models import Rule
-from app.rules.validation import validate_rule
-
-FIELDS = (
-    "name",
-    "enabled",
-    "priority",
-    "match",
-    "patterns",
-    "number",
-    "schedule",
-    "first_message_only",
-    "reply",
-    "tags",
-    "close",
-    "assign_to",
-)
+from app.rules.validation import FIELDS, validate_rule
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:
