@@ -80,6 +80,7 @@ class Sandbox:
     def reset(self) -> None:
         self.store.clear()
         self.faults.clear()
+        self.sender.clear()
 
     def stop(self) -> None:
         """Stop the background threads (tests that start many apps call it on teardown)."""

@@ -31,6 +31,7 @@ class Delivery:
     url: str
     body: str
     event_id: str
+    generation: int = 0
 
 
 def signed_headers(webhook: Webhook, event_id: str, body: str, at: datetime | None = None) -> dict[str, str]:
@@ -63,6 +64,7 @@ class WebhookSender:
         self._max_backoff = max_backoff
         self._timeout = timeout
         self._stopping = threading.Event()
+        self._generation = 0  # bumped by clear(): older webhooks are dropped, retries abandoned
         self._queues: list[queue.Queue[Delivery | None]] = [queue.Queue() for _ in range(max(workers, 1))]
         self._threads = [
             threading.Thread(target=self._work, args=(q,), name=f"sandbox-webhooks-{i}", daemon=True)
@@ -73,8 +75,20 @@ class WebhookSender:
 
     def send(self, url: str, payload: dict[str, Any], key: str) -> None:
         """Queue one webhook; the payload is serialized now, so later changes do not leak in."""
-        delivery = Delivery(url=url, body=json.dumps(payload), event_id="msg_" + uuid.uuid4().hex)
+        delivery = Delivery(
+            url=url, body=json.dumps(payload), event_id="msg_" + uuid.uuid4().hex, generation=self._generation
+        )
         self._queues[zlib.crc32(key.encode()) % len(self._queues)].put(delivery)
+
+    def clear(self) -> None:
+        """Forget every queued webhook and stop retrying the ones in flight (a sandbox reset)."""
+        self._generation += 1
+        for q in self._queues:
+            while True:
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    break
 
     def stop(self) -> None:
         """Stop the workers after the webhook each one is on; queued webhooks are dropped."""
@@ -96,6 +110,8 @@ class WebhookSender:
     def _deliver(self, session: requests.Session, delivery: Delivery) -> bool:
         delay = self._backoff
         for attempt in range(1, self._max_attempts + 1):
+            if delivery.generation != self._generation:
+                return False
             if self._attempt(session, delivery, attempt):
                 return True
             if self._stopping.wait(delay):
