@@ -6,10 +6,10 @@ transaction, so nothing is lost between storing the message and answering it.
 
 from __future__ import annotations
 
-from app.conversations.models import Message
+from app.conversations.inbound import StoredInbound
 
 
-def after_inbound(message: Message) -> None:
+def after_inbound(message: StoredInbound) -> None:
     from app.consent import service as consent
     from app.rules import service as rules
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from app import settings
 from app.consent.keywords import KeywordSet, classify, reads_like_stop_wish
 from app.consent.models import ConsentEvent, ConsentKeyword
+from app.conversations.inbound import StoredInbound
 from app.conversations.models import Contact, Conversation, Message
 from app.conversations.service import queue_outbound
 from app.extensions import db
@@ -43,10 +44,15 @@ def invalidate_cache() -> None:
     _cache["keywords"] = None
 
 
-def apply(message: Message) -> Outcome:
-    conversation = message.conversation
+def apply(message: StoredInbound) -> Outcome:
+    """Consent first, always. Rows are loaded only when there is something to do."""
+    kind = classify(message.body or "", keyword_set(), message.opted_out)
+    if kind is None and message.opted_out:
+        return Outcome(None, True)
+    if kind is None and not reads_like_stop_wish(message.body or ""):
+        return Outcome(None, False)
+    conversation = db.session.get(Conversation, message.conversation_id)
     contact = conversation.contact
-    kind = classify(message.body or "", keyword_set(), contact.opted_out)
     if kind == "opt_out":
         if opt_out(contact, source="keyword", message=message):
             _confirm(conversation, "opt_out")
@@ -58,13 +64,9 @@ def apply(message: Message) -> Outcome:
     if kind == "help":
         _confirm(conversation, "help")
         return Outcome("help", True)
-    if contact.opted_out:
-        return Outcome(None, True)
-    if reads_like_stop_wish(message.body or ""):
-        conversation.flagged = True
-        conversation.flag_reason = "reads like a wish to stop messages"
-        return Outcome("flagged", True)
-    return Outcome(None, False)
+    conversation.flagged = True
+    conversation.flag_reason = "reads like a wish to stop messages"
+    return Outcome("flagged", True)
 
 
 def _confirm(conversation: Conversation, kind: str) -> Message:
@@ -75,7 +77,7 @@ def opt_out(
     contact: Contact,
     *,
     source: str,
-    message: Message | None = None,
+    message: Message | StoredInbound | None = None,
     reason: str | None = None,
     actor: str | None = None,
 ) -> bool:
@@ -107,7 +109,7 @@ def opt_in(
     contact: Contact,
     *,
     source: str,
-    message: Message | None = None,
+    message: Message | StoredInbound | None = None,
     reason: str | None = None,
     actor: str | None = None,
 ) -> bool:
@@ -120,7 +122,12 @@ def opt_in(
 
 
 def _log(
-    contact: Contact, action: str, source: str, message: Message | None, reason: str | None, actor: str | None
+    contact: Contact,
+    action: str,
+    source: str,
+    message: Message | StoredInbound | None,
+    reason: str | None,
+    actor: str | None,
 ) -> None:
     db.session.add(
         ConsentEvent(

@@ -1,4 +1,4 @@
-"""The conversations model's services: record_inbound, record_status, queue_outbound.
+"""The conversations model's services: record_status, queue_outbound (record_inbound is in inbound.py).
 
 Each runs inside the caller's transaction; the caller commits. Exactly-once rests on unique
 constraints (INSERT ... ON CONFLICT DO NOTHING), never on check-then-insert.
@@ -9,15 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import contains_eager
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.consent.guard import ensure_can_send
-from app.conversations.models import Contact, Conversation, Message, Receipt, new_sid
+from app.conversations.models import Contact, Conversation, Message, Receipt
 from app.dbutil import insert_ignore, lock_key, notify
 from app.extensions import db
 from app.telefonie import segments
-from app.telefonie.schema import OUTBOUND_RANK, InboundMessage, StatusReport, moves_forward, parse_time
+from app.telefonie.schema import OUTBOUND_RANK, StatusReport, moves_forward, parse_time
 from app.types import utcnow
 
 QUEUE_CHANNEL = "outbound_queue"
@@ -61,52 +59,6 @@ def get_or_create_conversation(our_number: str, contact: Contact) -> Conversatio
         )
         conversation = db.session.scalar(query)
     return conversation
-
-
-def record_inbound(msg: InboundMessage) -> Message | None:
-    """Store one inbound message; None when this provider id was stored before."""
-    conversation = find_conversation(msg.to_number, msg.from_number)
-    if conversation is None:
-        conversation = get_or_create_conversation(msg.to_number, get_or_create_contact(msg.from_number))
-    info = segments.analyze(msg.body)
-    now = utcnow()
-    message = db.session.scalar(
-        insert_ignore(Message, ["provider_id"])
-        .values(
-            sid=new_sid(),
-            conversation_id=conversation.id,
-            direction="inbound",
-            status="received",
-            from_number=msg.from_number,
-            to_number=msg.to_number,
-            body=msg.body,
-            media_urls=msg.media_urls,
-            encoding=info.encoding,
-            num_segments=info.num_segments,
-            source="provider",
-            provider_id=msg.provider_id,
-            date_created=msg.date_created or now,
-            date_updated=now,
-            attempts=0,
-            outcome_unknown=False,
-        )
-        .returning(Message)
-    )
-    if message is None:
-        return None
-    touch(conversation, msg.body or "[media]", now, inbound=True)
-    set_committed_value(message, "conversation", conversation)  # consent and rules read it next
-    return message
-
-
-def find_conversation(our_number: str, phone: str) -> Conversation | None:
-    """The thread between one of our numbers and a contact, with its contact, in one query."""
-    return db.session.scalar(
-        select(Conversation)
-        .join(Contact, Contact.id == Conversation.contact_id)
-        .where(Conversation.our_number == our_number, Contact.phone == phone)
-        .options(contains_eager(Conversation.contact))
-    )
 
 
 def touch(conversation: Conversation, preview: str, when: datetime, *, inbound: bool) -> None:
@@ -167,16 +119,25 @@ def queue_outbound(
 
 
 def record_status(report: StatusReport) -> bool:
-    """Keep one status report and apply it if its message is known; False for a repeat."""
-    lock_key(report.provider_id)
+    """Keep one status report and apply it if its message is known; False for a repeat.
+
+    Known message (the common case): lock its row, insert the receipt already applied, update
+    the message: three statements. Unknown: take the provider id's advisory lock (the worker
+    holds it while recording that id) and look again before keeping the receipt for later.
+    """
+    message = _message_by_provider_id(report.provider_id)
+    if message is None:
+        lock_key(report.provider_id)
+        message = _message_by_provider_id(report.provider_id)
     receipt_id = db.session.scalar(
         insert_ignore(Receipt.__table__, ["provider_id", "status"])
         .values(
             provider_id=report.provider_id,
+            message_id=message.id if message is not None else None,
             status=report.status,
             error_code=report.error_code,
             error_message=report.error_message,
-            applied=False,
+            applied=message is not None,
             payload=report.raw,
             received_at=utcnow(),
         )
@@ -184,29 +145,31 @@ def record_status(report: StatusReport) -> bool:
     )
     if receipt_id is None:
         return False
-    message = db.session.scalar(
-        select(Message).where(Message.provider_id == report.provider_id).with_for_update()
-    )
     if message is not None:
-        apply_receipt(message, db.session.get(Receipt, receipt_id))
+        apply_status(message, report.status, report.error_code, report.error_message, report.raw)
     return True
 
 
-def apply_receipt(message: Message, receipt: Receipt) -> None:
-    receipt.message_id = message.id
-    receipt.applied = True
-    payload = receipt.payload or {}
+def _message_by_provider_id(provider_id: str) -> Message | None:
+    return db.session.scalar(select(Message).where(Message.provider_id == provider_id).with_for_update())
+
+
+def apply_status(
+    message: Message, status: str, error_code: int | None, error_message: str | None, payload: dict | None
+) -> None:
+    """Price whenever given; status, error and send time only when the status moves forward."""
+    payload = payload or {}
     if payload.get("price") not in (None, ""):
         message.price = str(payload["price"])
         message.price_unit = payload.get("price_unit") or message.price_unit
-    if not moves_forward(message.status, receipt.status):
+    if not moves_forward(message.status, status):
         return
-    message.status = receipt.status
+    message.status = status
     message.date_updated = utcnow()
-    if receipt.error_code is not None:
-        message.error_code = receipt.error_code
-        message.error_message = receipt.error_message
-    if receipt.status in ("sent", "delivered") and message.date_sent is None:
+    if error_code is not None:
+        message.error_code = error_code
+        message.error_message = error_message
+    if status in ("sent", "delivered") and message.date_sent is None:
         message.date_sent = parse_time(payload.get("date_sent")) or utcnow()
 
 
@@ -217,6 +180,8 @@ def apply_pending_receipts(message: Message) -> int:
     )
     count = 0
     for receipt in sorted(pending, key=lambda r: (OUTBOUND_RANK.get(r.status, 9), r.id)):
-        apply_receipt(message, receipt)
+        receipt.message_id = message.id
+        receipt.applied = True
+        apply_status(message, receipt.status, receipt.error_code, receipt.error_message, receipt.payload)
         count += 1
     return count

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app import settings
 from app.accounts.models import User
+from app.conversations.inbound import StoredInbound
 from app.conversations.models import Conversation, Message
 from app.conversations.service import queue_outbound
 from app.extensions import db
@@ -21,14 +22,21 @@ from app.rules.models import Rule, RuleHit
 from app.types import utcnow
 
 CACHE_SECONDS = 2.0
-_cache: dict = {"at": 0.0, "index": None}
+_cache: dict = {"at": 0.0, "index": None, "version": None}
 
 
 def rule_index(fresh: bool = False) -> RuleIndex:
+    """The compiled index; every CACHE_SECONDS a cheap version check (count, last change) decides
+    whether to rebuild, so 10,000 rules are not recompiled every two seconds."""
     now = time.monotonic()
-    if fresh or _cache["index"] is None or now - _cache["at"] > CACHE_SECONDS:
+    if not fresh and _cache["index"] is not None and now - _cache["at"] <= CACHE_SECONDS:
+        return _cache["index"]
+    version = tuple(db.session.execute(select(func.count(Rule.id), func.max(Rule.updated_at))).one())
+    if fresh or _cache["index"] is None or version != _cache["version"]:
         rows = db.session.scalars(select(Rule).where(Rule.enabled.is_(True)))
-        _cache.update(at=now, index=RuleIndex.build([RuleSpec.from_row(r) for r in rows]))
+        _cache["index"] = RuleIndex.build([RuleSpec.from_row(r) for r in rows])
+        _cache["version"] = version
+    _cache["at"] = now
     return _cache["index"]
 
 
@@ -36,13 +44,13 @@ def invalidate_cache() -> None:
     _cache["index"] = None
 
 
-def inbound_for(message: Message, conversation: Conversation, at=None, *, need_first: bool = True) -> Inbound:
+def inbound_for(message: StoredInbound, at=None, *, need_first: bool = True) -> Inbound:
     """The pure engine's view of a message; the first-message count is made only when a rule needs it."""
     first = False
     if need_first:
         earlier = (
             select(Message.id)
-            .where(Message.conversation_id == conversation.id, Message.direction == "inbound")
+            .where(Message.conversation_id == message.conversation_id, Message.direction == "inbound")
             .limit(2)
             .subquery()
         )
@@ -53,23 +61,22 @@ def inbound_for(message: Message, conversation: Conversation, at=None, *, need_f
         to_number=message.to_number,
         first_in_conversation=first,
         at=at or message.date_created or utcnow(),
-        contact_name=conversation.contact.name,
+        contact_name=message.contact_name,
     )
 
 
-def respond(message: Message) -> Decision:
+def respond(message: StoredInbound) -> Decision:
     """Decide on one inbound message; queue the reply unless the loop guard holds it back."""
     index = rule_index()
     candidates = index.candidates(message.body or "")
     if not candidates:  # the common case: no query at all
         return NO_MATCH
-    conversation = message.conversation
     values = settings.get_all()
     need_first = any(index.rules[p].first_message_only for p in candidates)
-    inbound = inbound_for(message, conversation, at=utcnow(), need_first=need_first)
-    decision = decide(inbound, index, brand=values["brand"])
+    decision = decide(inbound_for(message, at=utcnow(), need_first=need_first), index, brand=values["brand"])
     if decision.rule is None:
         return decision
+    conversation = db.session.get(Conversation, message.conversation_id)
     if _loop_guard_holds(conversation, values):
         db.session.add(
             RuleHit(

@@ -18,7 +18,8 @@ from standardwebhooks import Webhook
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import metrics
-from app.conversations.service import record_inbound, record_status
+from app.conversations.inbound import record_inbound
+from app.conversations.service import record_status
 from app.errors import error_response
 from app.extensions import db
 from app.pipeline import after_inbound
