@@ -78,12 +78,27 @@ BUMP_THREAD = (
 
 @cache
 def _insert_message(dialect_name: str):
+    """INSERT … ON CONFLICT DO NOTHING; on PostgreSQL the thread's bump rides in the same
+    statement (a data-modifying CTE), saving a round trip. Returns the new id, or nothing."""
     module = postgresql if dialect_name == "postgresql" else sqlite
-    return (
+    insert = (
         module.insert(MESSAGES)
         .values({name: bindparam(f"v_{name}") for name in INSERT_COLUMNS})
         .on_conflict_do_nothing(index_elements=["provider_id"])
-        .returning(MESSAGES.c.id)
+    )
+    if dialect_name != "postgresql":
+        return insert.returning(MESSAGES.c.id)
+    inserted = insert.returning(MESSAGES.c.id, MESSAGES.c.conversation_id).cte("inserted")
+    return (
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id == inserted.c.conversation_id)
+        .values(
+            last_message_at=bindparam("at"),
+            last_message_preview=bindparam("preview"),
+            unread_count=CONVERSATIONS.c.unread_count + 1,
+            status="open",
+        )
+        .returning(inserted.c.id)
     )
 
 
@@ -91,7 +106,8 @@ def record_inbound(msg: InboundMessage) -> StoredInbound | None:
     """Store one inbound message; None when this provider id was stored before."""
     from app.conversations.service import get_or_create_contact, get_or_create_conversation
 
-    row = db.session.execute(FIND_THREAD, {"our": msg.to_number, "phone": msg.from_number}).first()
+    conn = db.session.connection()  # Core on the session's connection: no ORM compile step
+    row = conn.execute(FIND_THREAD, {"our": msg.to_number, "phone": msg.from_number}).first()
     if row is None:
         contact = get_or_create_contact(msg.from_number)
         conversation = get_or_create_conversation(msg.to_number, contact)
@@ -118,14 +134,17 @@ def record_inbound(msg: InboundMessage) -> StoredInbound | None:
         "attempts": 0,
         "outcome_unknown": False,
     }
-    message_id = db.session.execute(
-        _insert_message(dialect()), {f"v_{k}": v for k, v in values.items()}
-    ).scalar()
+    name_of = dialect()
+    params = {f"v_{k}": v for k, v in values.items()}
+    bump = {"cid": conversation_id, "at": now, "preview": (msg.body or "[media]")[:160]}
+    if name_of == "postgresql":
+        message_id = conn.execute(_insert_message(name_of), {**params, **bump}).scalar()
+    else:
+        message_id = conn.execute(_insert_message(name_of), params).scalar()
+        if message_id is not None:
+            conn.execute(BUMP_THREAD, bump)
     if message_id is None:
         return None
-    db.session.execute(
-        BUMP_THREAD, {"cid": conversation_id, "at": now, "preview": (msg.body or "[media]")[:160]}
-    )
     return StoredInbound(
         id=message_id,
         conversation_id=conversation_id,
