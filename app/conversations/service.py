@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.consent.guard import ensure_can_send
 from app.conversations.models import Contact, Conversation, Message, Receipt
@@ -118,59 +118,99 @@ def queue_outbound(
     return message
 
 
+MESSAGES = Message.__table__
+FIND_BY_PROVIDER_ID = (
+    select(MESSAGES.c.id, MESSAGES.c.status, MESSAGES.c.date_sent, MESSAGES.c.price_unit)
+    .where(MESSAGES.c.provider_id == bindparam("pid"))
+    .with_for_update()
+)
+
+
 def record_status(report: StatusReport) -> bool:
     """Keep one status report and apply it if its message is known; False for a repeat.
 
     Known message (the common case): lock its row, insert the receipt already applied, update
-    the message: three statements. Unknown: take the provider id's advisory lock (the worker
+    the message: three Core statements. Unknown: take the provider id's advisory lock (the worker
     holds it while recording that id) and look again before keeping the receipt for later.
     """
-    message = _message_by_provider_id(report.provider_id)
-    if message is None:
+    conn = db.session.connection()
+    row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
+    if row is None:
         lock_key(report.provider_id)
-        message = _message_by_provider_id(report.provider_id)
-    receipt_id = db.session.scalar(
+        row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
+    receipt_id = conn.execute(
         insert_ignore(Receipt.__table__, ["provider_id", "status"])
         .values(
             provider_id=report.provider_id,
-            message_id=message.id if message is not None else None,
+            message_id=row.id if row is not None else None,
             status=report.status,
             error_code=report.error_code,
             error_message=report.error_message,
-            applied=message is not None,
+            applied=row is not None,
             payload=report.raw,
             received_at=utcnow(),
         )
         .returning(Receipt.__table__.c.id)
-    )
+    ).scalar()
     if receipt_id is None:
         return False
-    if message is not None:
-        apply_status(message, report.status, report.error_code, report.error_message, report.raw)
+    if row is not None:
+        changes = status_changes(
+            row.status,
+            row.date_sent is not None,
+            row.price_unit,
+            report.status,
+            report.error_code,
+            report.error_message,
+            report.raw,
+        )
+        if changes:
+            conn.execute(update(MESSAGES).where(MESSAGES.c.id == row.id).values(**changes))
     return True
 
 
-def _message_by_provider_id(provider_id: str) -> Message | None:
-    return db.session.scalar(select(Message).where(Message.provider_id == provider_id).with_for_update())
+def status_changes(
+    current: str,
+    has_date_sent: bool,
+    price_unit: str | None,
+    status: str,
+    error_code: int | None,
+    error_message: str | None,
+    payload: dict | None,
+) -> dict:
+    """The columns a status report changes: price whenever given; status, error and send time
+    only when the status moves forward (never backwards; the first final status wins)."""
+    payload = payload or {}
+    changes: dict = {}
+    if payload.get("price") not in (None, ""):
+        changes["price"] = str(payload["price"])
+        changes["price_unit"] = payload.get("price_unit") or price_unit
+    if not moves_forward(current, status):
+        return changes
+    changes["status"] = status
+    changes["date_updated"] = utcnow()
+    if error_code is not None:
+        changes["error_code"] = error_code
+        changes["error_message"] = error_message
+    if status in ("sent", "delivered") and not has_date_sent:
+        changes["date_sent"] = parse_time(payload.get("date_sent")) or utcnow()
+    return changes
 
 
 def apply_status(
     message: Message, status: str, error_code: int | None, error_message: str | None, payload: dict | None
 ) -> None:
-    """Price whenever given; status, error and send time only when the status moves forward."""
-    payload = payload or {}
-    if payload.get("price") not in (None, ""):
-        message.price = str(payload["price"])
-        message.price_unit = payload.get("price_unit") or message.price_unit
-    if not moves_forward(message.status, status):
-        return
-    message.status = status
-    message.date_updated = utcnow()
-    if error_code is not None:
-        message.error_code = error_code
-        message.error_message = error_message
-    if status in ("sent", "delivered") and message.date_sent is None:
-        message.date_sent = parse_time(payload.get("date_sent")) or utcnow()
+    changes = status_changes(
+        message.status,
+        message.date_sent is not None,
+        message.price_unit,
+        status,
+        error_code,
+        error_message,
+        payload,
+    )
+    for column, value in changes.items():
+        setattr(message, column, value)
 
 
 def apply_pending_receipts(message: Message) -> int:
