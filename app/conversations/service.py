@@ -7,12 +7,14 @@ constraints (INSERT ... ON CONFLICT DO NOTHING), never on check-then-insert.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.consent.guard import ensure_can_send
 from app.conversations.models import Contact, Conversation, Message, Receipt
-from app.dbutil import insert_ignore, lock_key, notify
+from app.dbutil import dialect, insert_ignore, lock_key, notify
 from app.extensions import db
 from app.telefonie import segments
 from app.telefonie.schema import OUTBOUND_RANK, StatusReport, moves_forward, parse_time
@@ -126,6 +128,29 @@ FIND_BY_PROVIDER_ID = (
 )
 
 
+@cache
+def _insert_receipt(dialect_name: str):
+    """Built once per dialect with bound parameters, so its compiled form is cached."""
+    module = postgresql if dialect_name == "postgresql" else sqlite
+    table = Receipt.__table__
+    columns = (
+        "provider_id",
+        "message_id",
+        "status",
+        "error_code",
+        "error_message",
+        "applied",
+        "payload",
+        "received_at",
+    )
+    return (
+        module.insert(table)
+        .values({name: bindparam(f"r_{name}") for name in columns})
+        .on_conflict_do_nothing(index_elements=["provider_id", "status"])
+        .returning(table.c.id)
+    )
+
+
 def record_status(report: StatusReport) -> bool:
     """Keep one status report and apply it if its message is known; False for a repeat.
 
@@ -139,18 +164,17 @@ def record_status(report: StatusReport) -> bool:
         lock_key(report.provider_id)
         row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
     receipt_id = conn.execute(
-        insert_ignore(Receipt.__table__, ["provider_id", "status"])
-        .values(
-            provider_id=report.provider_id,
-            message_id=row.id if row is not None else None,
-            status=report.status,
-            error_code=report.error_code,
-            error_message=report.error_message,
-            applied=row is not None,
-            payload=report.raw,
-            received_at=utcnow(),
-        )
-        .returning(Receipt.__table__.c.id)
+        _insert_receipt(dialect()),
+        {
+            "r_provider_id": report.provider_id,
+            "r_message_id": row.id if row is not None else None,
+            "r_status": report.status,
+            "r_error_code": report.error_code,
+            "r_error_message": report.error_message,
+            "r_applied": row is not None,
+            "r_payload": report.raw,
+            "r_received_at": utcnow(),
+        },
     ).scalar()
     if receipt_id is None:
         return False

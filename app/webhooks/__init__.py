@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from functools import cache
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, request
@@ -107,9 +108,14 @@ def _verify_signature(raw: bytes) -> None:
             401, "missing_signature", "webhook-id, webhook-timestamp and webhook-signature are required"
         )
     try:
-        Webhook(current_app.config["WEBHOOK_SECRET"]).verify(raw, headers, json_parse=False)
+        _verifier(current_app.config["WEBHOOK_SECRET"]).verify(raw, headers, json_parse=False)
     except Exception as exc:  # the library raises several types for malformed headers
         raise Rejected(401, "invalid_signature", "the webhook signature is missing, wrong or stale") from exc
+
+
+@cache
+def _verifier(secret: str) -> Webhook:
+    return Webhook(secret)
 
 
 def _decode(raw: bytes, mimetype: str) -> dict:
