@@ -212,6 +212,20 @@ def app_ctx(app):
 
 
 @pytest.fixture
+def query(app):
+    """query(fn) runs fn() in a fresh app context and returns its result."""
+
+    def run(fn):
+        with app.app_context():
+            try:
+                return fn()
+            finally:
+                db.session.remove()
+
+    return run
+
+
+@pytest.fixture
 def api_key(app) -> str:
     from app.accounts.service import create_api_key
 

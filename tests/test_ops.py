@@ -72,3 +72,27 @@ def test_missing_setting_stops_with_one_line(monkeypatch, missing):
     with pytest.raises(SystemExit) as exc:
         create_app()
     assert str(exc.value) == f"error: missing required setting {missing} (set it in the environment)"
+
+
+def test_production_logs_are_one_json_object_a_line():
+    import json
+    import logging
+
+    from app.logging import JsonFormatter
+
+    record = logging.LogRecord("app.x", logging.WARNING, __file__, 1, "sent %s", ("<x>",), None)
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    assert json.loads(line)["message"] == "sent <x>" and json.loads(line)["level"] == "warning"
+
+
+def test_urls_follow_the_ports_unless_set(monkeypatch):
+    from app import config
+
+    monkeypatch.setattr(config, "DEV_SETTINGS_FILE", config.INSTANCE / "does-not-exist.env")
+    cfg = config.load({"PORT": "6100", "SANDBOX_PORT": "6101"})
+    assert cfg["PUBLIC_BASE_URL"] == "http://127.0.0.1:6100"
+    assert cfg["TELEFONIE_BASE_URL"] == "http://127.0.0.1:6101/v1/sms"
+    cfg = config.load({"PORT": "6100", "PUBLIC_BASE_URL": "https://sms.example.com/"})
+    assert cfg["PUBLIC_BASE_URL"] == "https://sms.example.com"
+    assert config.load({"APP_ENV": "production"})["LOG_FORMAT"] == "json"

@@ -178,17 +178,3 @@ def make(app):
                 db.session.remove()
 
     return build
-
-
-@pytest.fixture
-def query(app):
-    """query(fn) runs fn() in a fresh app context and returns its result."""
-
-    def run(fn):
-        with app.app_context():
-            try:
-                return fn()
-            finally:
-                db.session.remove()
-
-    return run

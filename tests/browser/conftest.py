@@ -87,15 +87,3 @@ def desk(page, agent):
     sign_in(page)
     page.wait_for_url("**/admin/")
     return page
-
-
-@pytest.fixture
-def query(app):
-    def run(fn):
-        with app.app_context():
-            try:
-                return fn()
-            finally:
-                db.session.remove()
-
-    return run

@@ -30,8 +30,16 @@ def make(app_ctx):
         db.session.add(conversation)
         db.session.flush()
         for body in bodies:
-            db.session.add(Message(conversation_id=conversation.id, direction="inbound", status="received",
-                                   from_number=contact.phone, to_number=OUR, body=body))
+            db.session.add(
+                Message(
+                    conversation_id=conversation.id,
+                    direction="inbound",
+                    status="received",
+                    from_number=contact.phone,
+                    to_number=OUR,
+                    body=body,
+                )
+            )
         db.session.commit()
         return conversation.id
 
