@@ -121,8 +121,17 @@ def queue_outbound(
 
 
 MESSAGES = Message.__table__
+APPLIED_COLUMNS = (
+    "status",
+    "date_updated",
+    "error_code",
+    "error_message",
+    "date_sent",
+    "price",
+    "price_unit",
+)
 FIND_BY_PROVIDER_ID = (
-    select(MESSAGES.c.id, MESSAGES.c.status, MESSAGES.c.date_sent, MESSAGES.c.price_unit)
+    select(MESSAGES.c.id, *(MESSAGES.c[name] for name in APPLIED_COLUMNS))
     .where(MESSAGES.c.provider_id == bindparam("pid"))
     .with_for_update()
 )
@@ -131,6 +140,10 @@ FIND_BY_PROVIDER_ID = (
 @cache
 def _insert_receipt(dialect_name: str):
     """Built once per dialect with bound parameters, so its compiled form is cached."""
+    return _receipt_insert(dialect_name).returning(Receipt.__table__.c.id)
+
+
+def _receipt_insert(dialect_name: str):
     module = postgresql if dialect_name == "postgresql" else sqlite
     table = Receipt.__table__
     columns = (
@@ -147,49 +160,65 @@ def _insert_receipt(dialect_name: str):
         module.insert(table)
         .values({name: bindparam(f"r_{name}") for name in columns})
         .on_conflict_do_nothing(index_elements=["provider_id", "status"])
-        .returning(table.c.id)
+    )
+
+
+@cache
+def _receipt_and_update() -> object:
+    """PostgreSQL: insert the receipt and apply it in one statement (a data-modifying CTE); the
+    update happens only when the receipt is new. Every applied column is set, to its old value
+    when the report does not change it, so the statement has one shape and is compiled once."""
+    table = Receipt.__table__
+    inserted = _receipt_insert("postgresql").returning(table.c.id, table.c.message_id).cte("inserted")
+    return (
+        update(MESSAGES)
+        .where(MESSAGES.c.id == bindparam("mid"), MESSAGES.c.id == inserted.c.message_id)
+        .values({name: bindparam(f"m_{name}") for name in APPLIED_COLUMNS})
+        .returning(inserted.c.id)
     )
 
 
 def record_status(report: StatusReport) -> bool:
     """Keep one status report and apply it if its message is known; False for a repeat.
 
-    Known message (the common case): lock its row, insert the receipt already applied, update
-    the message: three Core statements. Unknown: take the provider id's advisory lock (the worker
-    holds it while recording that id) and look again before keeping the receipt for later.
+    Known message (the common case): lock its row, then insert the receipt already applied and
+    update the message (one statement on PostgreSQL, two on SQLite). Unknown: take the provider
+    id's advisory lock (the worker holds it while recording that id) and look again before keeping
+    the receipt for later.
     """
     conn = db.session.connection()
     row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
     if row is None:
         lock_key(report.provider_id)
         row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
-    receipt_id = conn.execute(
-        _insert_receipt(dialect()),
-        {
-            "r_provider_id": report.provider_id,
-            "r_message_id": row.id if row is not None else None,
-            "r_status": report.status,
-            "r_error_code": report.error_code,
-            "r_error_message": report.error_message,
-            "r_applied": row is not None,
-            "r_payload": report.raw,
-            "r_received_at": utcnow(),
-        },
-    ).scalar()
-    if receipt_id is None:
+    receipt = {
+        "r_provider_id": report.provider_id,
+        "r_message_id": row.id if row is not None else None,
+        "r_status": report.status,
+        "r_error_code": report.error_code,
+        "r_error_message": report.error_message,
+        "r_applied": row is not None,
+        "r_payload": report.raw,
+        "r_received_at": utcnow(),
+    }
+    if row is None:
+        return conn.execute(_insert_receipt(dialect()), receipt).scalar() is not None
+    changes = status_changes(
+        row.status,
+        row.date_sent is not None,
+        row.price_unit,
+        report.status,
+        report.error_code,
+        report.error_message,
+        report.raw,
+    )
+    if dialect() == "postgresql":
+        applied = {f"m_{name}": changes.get(name, getattr(row, name)) for name in APPLIED_COLUMNS}
+        return conn.execute(_receipt_and_update(), {**receipt, **applied, "mid": row.id}).scalar() is not None
+    if conn.execute(_insert_receipt(dialect()), receipt).scalar() is None:
         return False
-    if row is not None:
-        changes = status_changes(
-            row.status,
-            row.date_sent is not None,
-            row.price_unit,
-            report.status,
-            report.error_code,
-            report.error_message,
-            report.raw,
-        )
-        if changes:
-            conn.execute(update(MESSAGES).where(MESSAGES.c.id == row.id).values(**changes))
+    if changes:
+        conn.execute(update(MESSAGES).where(MESSAGES.c.id == row.id).values(**changes))
     return True
 
 
