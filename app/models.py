@@ -1,6 +1,7 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
 from app.accounts.models import ApiKey, User
+from app.campaigns.models import Campaign, CampaignRecipient
 from app.consent.models import ConsentEvent, ConsentKeyword
 from app.conversations.models import Contact, Conversation, Message, Receipt
 from app.rules.models import Rule, RuleHit
@@ -9,6 +10,8 @@ from app.settings import Setting
 __all__ = [
     "ApiKey",
     "User",
+    "Campaign",
+    "CampaignRecipient",
     "ConsentEvent",
     "ConsentKeyword",
     "Contact",

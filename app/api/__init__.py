@@ -37,4 +37,4 @@ def http_error(exc: HTTPException):
     return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
 
 
-from app.api import contacts, conversations, messages, openapi, rules  # noqa: E402,F401  (routes register on bp)
+from app.api import campaigns, contacts, conversations, messages, openapi, rules  # noqa: E402,F401  (routes register on bp)

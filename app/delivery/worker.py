@@ -29,6 +29,7 @@ from app.types import utcnow
 
 log = logging.getLogger("app.delivery")
 OPTED_OUT = 21610
+CAMPAIGN_TICK = 1.0  # seconds between campaign dispatches
 
 
 class Worker:
@@ -46,17 +47,33 @@ class Worker:
         with self.app.app_context():
             wakeup = Wakeup.for_engine(db.engine)
         last_sweep = 0.0
+        last_campaigns = 0.0
         try:
             while not self.stop.is_set():
+                if time.monotonic() - last_campaigns >= CAMPAIGN_TICK:
+                    self.dispatch_campaigns()
+                    last_campaigns = time.monotonic()
                 handled = self.run_once()
                 if time.monotonic() - last_sweep > 5:
                     self.sweep_orphan_receipts()
                     last_sweep = time.monotonic()
                 if handled == 0:
-                    wakeup.wait(self.seconds_until_due())
+                    wakeup.wait(min(self.seconds_until_due(), CAMPAIGN_TICK))
         finally:
             wakeup.close()
             self.pool.shutdown(wait=True)
+
+    def dispatch_campaigns(self) -> int:
+        """Queue the campaign messages now due (app.campaigns); errors are logged, never raised."""
+        from app.campaigns import service as campaigns
+
+        with self.app.app_context():
+            try:
+                return campaigns.dispatch()
+            except Exception:
+                db.session.rollback()
+                log.exception("campaign dispatch failed")
+                return 0
 
     def run_once(self) -> int:
         """Claim a batch and deliver it; the number of messages handled."""
