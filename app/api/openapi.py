@@ -164,6 +164,46 @@ DOCUMENT = {
             "patch": _op("Change some fields of a rule", "200", RULE, body=RULE, params=[_p("id", INT)]),
             "delete": _op("Delete a rule", "204", params=[_p("id", INT)], errors=("401", "404")),
         },
+        "/campaigns": {
+            "post": _op(
+                "Create a campaign (throttled, quiet hours, opted-out recipients skipped)",
+                "201",
+                {"$ref": "#/components/schemas/Campaign"},
+                body={
+                    "type": "object",
+                    "required": ["name", "from", "body", "recipients"],
+                    "properties": {
+                        "name": STR,
+                        "from": STR,
+                        "body": STR,
+                        "media_url": {"type": "array", "items": STR, "maxItems": 10},
+                        "recipients": {"type": "array", "items": STR, "minItems": 1, "maxItems": 10000},
+                        "rate_per_minute": {"type": "integer", "minimum": 1, "maximum": 6000},
+                    },
+                },
+            )
+        },
+        "/campaigns/{id}": {
+            "get": _op(
+                "A campaign and its counts by outcome",
+                "200",
+                {"$ref": "#/components/schemas/Campaign"},
+                params=[_p("id", INT)],
+                errors=("401", "404"),
+            )
+        },
+        **{
+            f"/campaigns/{{id}}/{action}": {
+                "post": _op(
+                    f"{action.capitalize()} a campaign",
+                    "200",
+                    {"$ref": "#/components/schemas/Campaign"},
+                    params=[_p("id", INT)],
+                    errors=("401", "404", "409"),
+                )
+            }
+            for action in ("pause", "resume", "cancel")
+        },
         "/rules/test": {
             "post": _op(
                 "Which consent keyword or rule would answer, without sending",

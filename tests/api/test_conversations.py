@@ -111,4 +111,9 @@ def test_opt_out_reason_validation(api):
 
 def test_openapi_document(client):
     doc = client.get("/api/v1/openapi.json").get_json()
-    assert doc["openapi"].startswith("3.") and "/messages" in doc["paths"] and "/rules/test" in doc["paths"]
+    assert (
+        doc["openapi"].startswith("3.")
+        and "/messages" in doc["paths"]
+        and "/rules/test" in doc["paths"]
+        and "/campaigns/{id}/pause" in doc["paths"]
+    )
