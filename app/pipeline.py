@@ -6,7 +6,13 @@ transaction, so nothing is lost between storing the message and answering it.
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.conversations.inbound import StoredInbound
+
+log = logging.getLogger(__name__)
 
 
 def after_inbound(message: StoredInbound) -> None:
@@ -16,4 +22,9 @@ def after_inbound(message: StoredInbound) -> None:
     outcome = consent.apply(message)
     if outcome.handled:
         return
-    rules.respond(message)
+    try:
+        rules.respond(message)
+    except SQLAlchemyError:
+        raise  # the database is the webhook's business: 503 or 500, and nothing half-stored
+    except Exception:  # a rule must never cost us the customer's message (issue 11)
+        log.exception("rules failed on message %s; the message is stored without a reply", message.id)

@@ -26,6 +26,18 @@ NUMBER_FIELDS = {
 TIME_FIELDS = ("quiet_start", "quiet_end")
 HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 KIND_LABELS = {"opt_out": "Opt-out (like STOP)", "opt_in": "Opt-in (like START)", "help": "Help (like HELP)"}
+CONSENT_TEXTS = ("help_text", "stop_text", "start_text")
+# What each placeholder can grow to: the longest value its own field accepts.
+PLACEHOLDERS = {"{brand}": TEXT_FIELDS["brand"], "{contact}": TEXT_FIELDS["support_contact"]}
+_WIDE = "\U0001f600"  # outside GSM-7 and two UTF-16 units: the longest a character can be
+
+
+def worst_case_segments(text: str) -> int:
+    """Segments of a consent text with every placeholder at its longest in the widest characters
+    (so UCS-2): a text that passes can be sent whatever brand and contact are saved later."""
+    for placeholder, limit in PLACEHOLDERS.items():
+        text = text.replace(placeholder, _WIDE * limit)
+    return segments.count_segments(text)
 
 
 def check(form) -> tuple[dict[str, str], dict[str, str]]:
@@ -47,6 +59,13 @@ def check(form) -> tuple[dict[str, str], dict[str, str]]:
         values[key] = value
         if not HHMM.match(value):
             errors[key] = "a 24-hour time like 21:00"
+    for key in CONSENT_TEXTS:
+        if not errors.get(key) and (parts := worst_case_segments(values[key])) > segments.MAX_SEGMENTS:
+            errors[key] = (
+                f"too long: with the longest brand ({PLACEHOLDERS['{brand}']} characters) and contact "
+                f"({PLACEHOLDERS['{contact}']}) in characters outside GSM-7, this text is {parts} "
+                f"segments; the limit is {segments.MAX_SEGMENTS}"
+            )
     if not errors.get("help_text") and "STOP" not in values["help_text"].upper():
         errors["help_text"] = "the HELP text must tell people how to opt out (mention STOP)"
     if not errors.get("stop_text") and not re.search(r"\b(START|UNSTOP|YES)\b", values["stop_text"].upper()):

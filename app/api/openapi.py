@@ -296,6 +296,7 @@ DOCUMENT = {
                     "tags": {"type": "array", "items": STR},
                     "close": {"type": "boolean"},
                     "assign_to": {"type": "string", "nullable": True},
+                    "disabled_reason": {"type": "string", "nullable": True, "readOnly": True},
                 },
             },
         },

@@ -70,7 +70,11 @@ def apply(message: StoredInbound) -> Outcome:
 
 
 def _confirm(conversation: Conversation, kind: str) -> Message:
-    return queue_outbound(conversation, settings.render(CONFIRMATION[kind]), source="consent")
+    """The confirmation never fails the STOP it answers: a text too long (one saved before
+    lengths were checked) is cut to the segment limit and the thread flagged."""
+    return queue_outbound(
+        conversation, settings.render(CONFIRMATION[kind]), source="consent", cut_to_limit=True
+    )
 
 
 def opt_out(

@@ -6,6 +6,7 @@ constraints (INSERT ... ON CONFLICT DO NOTHING), never on check-then-insert.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from functools import cache
 
@@ -21,6 +22,8 @@ from app.telefonie.schema import OUTBOUND_RANK, StatusReport, moves_forward, par
 from app.types import utcnow
 
 QUEUE_CHANNEL = "outbound_queue"
+CUT_MARK = "..."
+log = logging.getLogger(__name__)
 
 
 class BodyTooLong(ValueError):
@@ -82,18 +85,30 @@ def queue_outbound(
     media_urls: list[str] | None = None,
     source: str,
     validity_period: int | None = None,
+    cut_to_limit: bool = False,
 ) -> Message:
     """Queue one outbound message in the thread; the delivery worker sends it.
 
     Consent replies (source "consent") are the only messages an opted-out contact may get.
+    A body over the segment limit is refused (BodyTooLong) for people and programs, who can fix
+    it; automatic replies pass `cut_to_limit`, because refusing them would fail the webhook
+    that stores the customer's message: the body is cut to fit, logged, and the thread flagged.
     """
     if source != "consent":
         ensure_can_send(conversation.contact)
     info = segments.analyze(body or "")
     if info.num_segments > segments.MAX_SEGMENTS:
-        raise BodyTooLong(
-            f"'body' is {info.num_segments} segments long; the limit is {segments.MAX_SEGMENTS}"
-        )
+        if not cut_to_limit:
+            raise BodyTooLong(
+                f"'body' is {info.num_segments} segments long; the limit is {segments.MAX_SEGMENTS}"
+            )
+        original = info.num_segments
+        body = fit_to_segments(body)
+        info = segments.analyze(body)
+        reason = f"an automatic {source} reply of {original} segments was cut to {info.num_segments}"
+        conversation.flagged = True
+        conversation.flag_reason = reason
+        log.warning("conversation %s: %s", conversation.id, reason)
     now = utcnow()
     message = Message(
         conversation_id=conversation.id,
@@ -118,6 +133,19 @@ def queue_outbound(
     touch(conversation, body or "[media]", now, inbound=False)
     notify(QUEUE_CHANNEL)
     return message
+
+
+def fit_to_segments(body: str, limit: int = segments.MAX_SEGMENTS) -> str:
+    """The longest prefix of `body` (whole code points, so never half a surrogate pair) that,
+    with CUT_MARK after it, fits in `limit` segments; a binary search over the length."""
+    low, high = 0, len(body)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if segments.count_segments(body[:middle].rstrip() + CUT_MARK) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return body[:low].rstrip() + CUT_MARK
 
 
 MESSAGES = Message.__table__

@@ -19,7 +19,8 @@ from app.rules.validation import FIELDS, validate_rule
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:
-    return {"id": rule.id, **{f: getattr(rule, f) for f in FIELDS}}
+    """The contract's rule object, plus `disabled_reason` (read-only: why the service disabled it)."""
+    return {"id": rule.id, **{f: getattr(rule, f) for f in FIELDS}, "disabled_reason": rule.disabled_reason}
 
 
 def list_rules():
@@ -28,7 +29,7 @@ def list_rules():
 
 def create_rule(data: dict[str, Any]) -> Rule:
     values = validate_rule(data)
-    rule = Rule(**values)
+    rule = Rule(**values, disabled_reason=None)
     db.session.add(rule)
     db.session.flush()
     service.invalidate_cache()
@@ -41,6 +42,8 @@ def update_rule(rule: Rule, data: dict[str, Any], *, partial: bool = False) -> R
     values = validate_rule(merged)
     for key, value in values.items():
         setattr(rule, key, value)
+    if rule.enabled:
+        rule.disabled_reason = None
     db.session.flush()
     service.invalidate_cache()
     return rule

@@ -102,7 +102,9 @@ class Decision:
     """The rule that answers (or None), its rendered reply and its actions.
 
     `reply` is None when no rule matched, when the rule's reply is empty, or when its template
-    failed to render; `error` then says why, for the caller to log (tags, close and assign still apply).
+    failed to render; `error` then says why, for the caller to log (tags, close and assign still
+    apply), and `disable` is True unless the failure was only a busy machine's clock: a template
+    that fails once fails again, so the caller disables the rule rather than retry it per message.
     """
 
     rule: RuleSpec | None = None
@@ -111,6 +113,7 @@ class Decision:
     close: bool = False
     assign_to: str | None = None
     error: str | None = None
+    disable: bool = False
 
 
 NO_MATCH = Decision()
@@ -221,11 +224,18 @@ def decide(message: Inbound, index: RuleIndex, brand: str = "") -> Decision:
 def _decision(spec: RuleSpec, message: Inbound, brand: str) -> Decision:
     reply: str | None = None
     error: str | None = None
+    disable = False
     if spec.reply:
         try:
             reply = render_reply(spec.reply, context_for(message, brand)) or None
         except ReplyTemplateError as exc:
-            error = f"rule {spec.id} ({spec.name}): {exc}"
+            error, disable = str(exc), not exc.transient
     return Decision(
-        rule=spec, reply=reply, tags=spec.tags, close=spec.close, assign_to=spec.assign_to, error=error
+        rule=spec,
+        reply=reply,
+        tags=spec.tags,
+        close=spec.close,
+        assign_to=spec.assign_to,
+        error=error,
+        disable=disable,
     )

@@ -24,6 +24,7 @@ from typing import Any
 from jinja2.exceptions import SecurityError
 
 MAX_SECONDS = 0.05
+BUSY_FACTOR = 10
 MAX_VALUE = 10_000
 MAX_TOTAL = 200_000
 MAX_ITERATIONS = 10_000
@@ -34,7 +35,7 @@ _SCALARS = (float, complex, bool, type(None))
 
 
 class ReplyLimitError(SecurityError):
-    """The render hit a hard limit. `transient` is True when only the clock ran out while the
+    """The render hit a hard limit. `transient` is True when only the wall clock ran out while the
     thread itself used little CPU (a busy machine, not the template), so the rule is not blamed."""
 
     def __init__(self, message: str, transient: bool = False) -> None:
@@ -43,27 +44,35 @@ class ReplyLimitError(SecurityError):
 
 
 class Budget:
-    __slots__ = ("iterations", "created", "deadline", "cpu_started")
+    """One render's allowance. The deadline is wall-clock; when it has passed but the thread has
+    used under half of it in CPU (the machine is busy, the template is not slow), the render may
+    go on up to `BUSY_FACTOR` times the deadline and then stops without blaming the template."""
+
+    __slots__ = ("iterations", "created", "deadline", "cpu_started", "started")
 
     def __init__(self) -> None:
         self.iterations = 0
         self.created = 0
-        self.deadline = time.monotonic() + MAX_SECONDS
+        self.started = time.monotonic()
+        self.deadline = self.started + MAX_SECONDS
         self.cpu_started = time.thread_time()
 
     def tick(self) -> None:
-        if time.monotonic() > self.deadline:
-            cpu = time.thread_time() - self.cpu_started
-            raise ReplyLimitError(
-                f"the reply took longer than {int(MAX_SECONDS * 1000)} ms to render",
-                transient=cpu < MAX_SECONDS / 2,
-            )
+        now = time.monotonic()
+        if now <= self.deadline:
+            return
+        message = f"the reply took longer than {int(MAX_SECONDS * 1000)} ms to render"
+        if time.thread_time() - self.cpu_started >= MAX_SECONDS / 2:
+            raise ReplyLimitError(message)
+        if now - self.started > MAX_SECONDS * BUSY_FACTOR:
+            raise ReplyLimitError(message + " (the machine was busy)", transient=True)
 
     def spend(self, iterations: int) -> None:
         self.iterations += iterations
         if self.iterations > MAX_ITERATIONS:
             raise ReplyLimitError(f"loops may run at most {MAX_ITERATIONS} times in one reply")
-        self.tick()
+        if not self.iterations & 15:
+            self.tick()
 
     def charge(self, weight: int) -> None:
         self.created += weight
@@ -91,10 +100,8 @@ def tick() -> None:
         budget.tick()
 
 
-def spend(iterations: int = 1) -> None:
-    budget = _budget.get()
-    if budget is not None:
-        budget.spend(iterations)
+def current() -> Budget | None:
+    return _budget.get()
 
 
 def weight(value: Any, limit: int = MAX_VALUE) -> int:

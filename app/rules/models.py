@@ -27,6 +27,9 @@ class Rule(db.Model):
     tags: Mapped[list] = mapped_column(JSONType, default=list)
     close: Mapped[bool] = mapped_column(Boolean, default=False)
     assign_to: Mapped[str | None] = mapped_column(String(254))
+    # Set when the service itself disabled the rule (its reply hit a render limit); cleared when
+    # someone enables it again. Shown in the admin and in the API.
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

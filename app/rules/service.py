@@ -6,10 +6,11 @@ process that changed a rule; other processes see a change within CACHE_SECONDS.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app import settings
 from app.accounts.models import User
@@ -22,6 +23,7 @@ from app.rules.models import Rule, RuleHit
 from app.types import utcnow
 
 CACHE_SECONDS = 2.0
+log = logging.getLogger(__name__)
 _cache: dict = {"at": 0.0, "index": None, "version": None}
 
 
@@ -76,6 +78,8 @@ def respond(message: StoredInbound) -> Decision:
     decision = decide(inbound_for(message, at=utcnow(), need_first=need_first), index, brand=values["brand"])
     if decision.rule is None:
         return decision
+    if decision.error is not None:
+        _reply_failed(decision)
     conversation = db.session.get(Conversation, message.conversation_id)
     if _loop_guard_holds(conversation, values):
         db.session.add(
@@ -89,17 +93,36 @@ def respond(message: StoredInbound) -> Decision:
         )
         return decision
     if decision.reply:
-        queue_outbound(conversation, decision.reply, source="rule")
+        queue_outbound(conversation, decision.reply, source="rule", cut_to_limit=True)
     db.session.add(
         RuleHit(
             rule_id=decision.rule.id,
             conversation_id=conversation.id,
             message_id=message.id,
             sent=bool(decision.reply),
+            note=f"reply failed: {decision.error}"[:200] if decision.error else None,
         )
     )
     apply_actions(conversation, decision)
     return decision
+
+
+def _reply_failed(decision: Decision) -> None:
+    """A reply that failed to render (a limit, an error) fails the same way on the next message:
+    the rule is disabled, with the reason kept for the admin and the API, instead of being
+    rendered and failing on every message. A render cut short only by a busy machine's clock
+    (`disable` False) is logged and left enabled."""
+    rule = decision.rule
+    log.warning("rule %s (%s): reply failed: %s", rule.id, rule.name, decision.error)
+    if not decision.disable or rule.id is None:
+        return
+    db.session.execute(
+        update(Rule)
+        .where(Rule.id == rule.id)
+        .values(enabled=False, disabled_reason=f"disabled automatically: {decision.error}"[:300])
+        .execution_options(synchronize_session=False)
+    )
+    invalidate_cache()
 
 
 def _loop_guard_holds(conversation: Conversation, values: dict[str, str]) -> bool:

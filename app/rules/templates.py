@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError, nodes, pass_environment, pass_eval_context
+from jinja2 import ChainableUndefined, TemplateError, meta, nodes, pass_environment, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_join, do_replace, do_sum
 from jinja2.runtime import Undefined
@@ -45,6 +45,7 @@ __all__ = [
     "MAX_VALUE",
     "ReplyLimitError",
     "ReplyTemplateError",
+    "check_reply",
     "compile_reply",
     "render_reply",
 ]
@@ -92,8 +93,10 @@ class ReplyTemplateError(ValueError):
 
 
 def _loop_guard(iterable: Any) -> Iterator[Any]:
+    budget = limits.current()
     for item in iterable:
-        limits.spend(1)
+        if budget is not None:
+            budget.spend(1)
         yield item
 
 
@@ -355,3 +358,24 @@ def render_reply(template: str, context: dict) -> str:
     finally:
         limits.stop(token)
     return _SPACES.sub(" ", "".join(pieces)).strip()[:MAX_REPLY]
+
+
+def check_reply(template: str, samples: list[dict], names: Iterable[str]) -> list[str]:
+    """Save-time check of a reply or campaign template; the renders of `samples`, in order.
+
+    Refused, with the reason: a template that does not compile, names anything but `names` and
+    the few globals, fails to render for a sample, renders empty for the first sample, or reaches
+    anything but plain values (`''.__class__`, `{{ range }}`, `{{ self }}`). Branches the samples do
+    not take are not rendered here: the render limits are what guard those at run time.
+    """
+    allowed = set(names)
+    compile_reply(template)
+    unknown = meta.find_undeclared_variables(parse_reply(template)) - allowed - GLOBAL_NAMES
+    if unknown:
+        raise ReplyTemplateError(
+            f"unknown name {sorted(unknown)[0]!r}; a reply can use {', '.join(sorted(allowed))}"
+        )
+    outputs = [render_reply(template, sample) for sample in samples]
+    if template.strip() and not outputs[0]:
+        raise ReplyTemplateError("the reply renders empty for a sample contact, so nothing would be sent")
+    return outputs

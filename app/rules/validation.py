@@ -23,7 +23,8 @@ import re2
 
 from app.consent.keywords import DEFAULT_SET, HELP, OPT_OUT, fold, normalize
 from app.rules.schedule import DAYS
-from app.rules.templates import MAX_REPLY, ReplyTemplateError, compile_reply, render_reply
+from app.rules.templates import MAX_REPLY, ReplyTemplateError, check_reply
+from app.telefonie import segments
 from app.telefonie.numbers import InvalidNumber, normalize_e164
 
 MATCH_KINDS = ("exact", "first_word", "contains", "regex")
@@ -62,7 +63,7 @@ FIELDS = (
     "close",
     "assign_to",
 )
-IGNORED = ("id",)
+IGNORED = ("id", "disabled_reason")  # read-only: an object read from the API can be sent back
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -74,6 +75,17 @@ _SAMPLE_CONTEXT = {
     "message": {"body": "hours?", "from": "+12025550123", "to": "+12025550100"},
     "brand": "Acme",
 }
+# The worst case for length: the longest brand the settings accept and a long name, in characters
+# outside GSM-7 that take two UTF-16 units each (so the reply is UCS-2 and as long as it gets).
+LONGEST_BRAND = 60
+LONG_NAME = 50
+_WIDE = "\U0001f600"
+_LONG_CONTEXT = {
+    **_SAMPLE_CONTEXT,
+    "contact": {"name": _WIDE * LONG_NAME, "phone": "+12025550123"},
+    "brand": _WIDE * LONGEST_BRAND,
+}
+REPLY_NAMES = ("contact", "message", "brand")
 
 
 class RuleError(ValueError):
@@ -271,10 +283,16 @@ def _reply(value: Any, data: dict) -> str:
     if len(text) > MAX_REPLY:
         raise RuleError("reply", f"reply must be at most {MAX_REPLY} characters")
     try:
-        compile_reply(text)
-        render_reply(text, _SAMPLE_CONTEXT)
+        _sample, longest = check_reply(text, [_SAMPLE_CONTEXT, _LONG_CONTEXT], REPLY_NAMES)
     except ReplyTemplateError as exc:
         raise RuleError("reply", f"reply is not a usable template: {exc}") from None
+    parts = segments.count_segments(longest)
+    if parts > segments.MAX_SEGMENTS:
+        raise RuleError(
+            "reply",
+            f"reply can be {parts} segments long (with a {LONGEST_BRAND}-character brand and a "
+            f"{LONG_NAME}-character name outside GSM-7, so UCS-2); the limit is {segments.MAX_SEGMENTS}",
+        )
     return text
 
 

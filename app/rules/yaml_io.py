@@ -16,7 +16,10 @@ MAX_RULES = 10_000
 
 
 def export_rules() -> str:
-    rules = [{k: v for k, v in crud.rule_json(r).items() if k != "id"} for r in crud.list_rules()]
+    rules = [
+        {k: v for k, v in crud.rule_json(r).items() if k not in ("id", "disabled_reason")}
+        for r in crud.list_rules()
+    ]
     return yaml.safe_dump({"rules": rules}, sort_keys=False, allow_unicode=True)
 
 
@@ -41,7 +44,7 @@ def import_rules(text: str, *, replace: bool = False) -> tuple[int, int]:
     existing = {r.name: r for r in db.session.scalars(select(Rule))}
     created = updated = 0
     for position, item in enumerate(items, 1):
-        item: dict[str, Any] = {k: v for k, v in item.items() if k != "id"}
+        item: dict[str, Any] = {k: v for k, v in item.items() if k not in ("id", "disabled_reason")}
         try:
             if item.get("name") in existing:
                 crud.update_rule(existing[item["name"]], item)
