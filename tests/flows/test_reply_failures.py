@@ -11,8 +11,10 @@ from app.conversations.models import Contact, Conversation, Message
 from app.extensions import db
 from app.rules.models import Rule, RuleHit
 from app.telefonie import segments
-from tests.admin.conftest import agent, desk  # noqa: F401 (fixtures: a signed-in desk)
+from tests.admin import conftest as admin_fixtures
 from tests.conftest import inbound_payload, post_signed_webhook
+
+agent, desk = admin_fixtures.agent, admin_fixtures.desk  # a signed-in desk, as in tests/admin
 
 CUSTOMER = "+14155550181"
 INBOUND = "/webhooks/telefonie/inbound"
