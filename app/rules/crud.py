@@ -15,7 +15,7 @@ from app.extensions import db
 from app.rules import service
 from app.rules.engine import Inbound, decide
 from app.rules.models import Rule
-from app.rules.validation import FIELDS, validate_rule
+from app.rules.validation import FIELDS, MAX_INDEX_PROGRAM, RuleError, regex_cost, validate_rule
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:
@@ -29,6 +29,7 @@ def list_rules():
 
 def create_rule(data: dict[str, Any]) -> Rule:
     values = validate_rule(data)
+    _check_index_cost(values, None)
     rule = Rule(**values, disabled_reason=None)
     db.session.add(rule)
     db.session.flush()
@@ -40,6 +41,7 @@ def update_rule(rule: Rule, data: dict[str, Any], *, partial: bool = False) -> R
     """PUT replaces every field (missing optional ones take defaults); partial merges."""
     merged = {**{f: getattr(rule, f) for f in FIELDS}, **data} if partial else data
     values = validate_rule(merged)
+    _check_index_cost(values, rule.id)
     for key, value in values.items():
         setattr(rule, key, value)
     if rule.enabled:
@@ -47,6 +49,24 @@ def update_rule(rule: Rule, data: dict[str, Any], *, partial: bool = False) -> R
     db.session.flush()
     service.invalidate_cache()
     return rule
+
+
+def _check_index_cost(values: dict[str, Any], rule_id: int | None) -> None:
+    """Every enabled regex rule is searched for every message: their programs together are
+    bounded (MAX_INDEX_PROGRAM), so one more rule cannot make every inbound webhook slow."""
+    if values.get("match") != "regex" or not values.get("enabled", True):
+        return
+    query = select(Rule.patterns).where(Rule.match == "regex", Rule.enabled.is_(True))
+    if rule_id is not None:
+        query = query.where(Rule.id != rule_id)
+    others = sum(regex_cost(list(patterns or [])) for patterns in db.session.scalars(query))
+    total = others + regex_cost(values["patterns"])
+    if total > MAX_INDEX_PROGRAM:
+        raise RuleError(
+            "patterns",
+            f"the enabled regex rules together would compile to {total} RE2 instructions; the limit "
+            f"is {MAX_INDEX_PROGRAM} ({others} are used by other rules)",
+        )
 
 
 def delete_rule(rule: Rule) -> None:

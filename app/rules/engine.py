@@ -35,7 +35,7 @@ import re2
 from app.consent.keywords import first_word, fold, normalize
 from app.rules.schedule import applies
 from app.rules.templates import ReplyTemplateError, render_reply
-from app.rules.validation import regex_options
+from app.rules.validation import MAX_INDEX_PROGRAM, MAX_PROGRAM_SIZE, regex_options
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,10 @@ class RuleIndex:
 
     @classmethod
     def build(cls, specs: Iterable[RuleSpec]) -> RuleIndex:
-        """Index the enabled rules. A stored regex RE2 refuses (it was validated, so this should not
-        happen) is left out and listed in `invalid` rather than breaking every other rule."""
+        """Index the enabled rules. A stored regex RE2 refuses, or one over the program-size limits
+        (saved before they existed), is left out and listed in `invalid` rather than slowing or
+        breaking every other rule; the index's regex programs never total more than
+        MAX_INDEX_PROGRAM instructions, in priority order."""
         ordered = sorted(
             (spec for spec in specs if spec.enabled),
             key=lambda spec: (spec.priority, sys.maxsize if spec.id is None else spec.id),
@@ -144,6 +146,7 @@ class RuleIndex:
         regex: list[tuple[Any, int]] = []
         invalid: list[tuple[RuleSpec, str]] = []
         options = regex_options()
+        program = 0
         for position, spec in enumerate(ordered):
             for pattern in spec.patterns:
                 if spec.match == "exact":
@@ -155,9 +158,16 @@ class RuleIndex:
                         contains.append((folded, position))
                 elif spec.match == "regex":
                     try:
-                        regex.append((re2.compile(pattern, options), position))
+                        compiled = re2.compile(pattern, options)
                     except re2.error:
                         invalid.append((spec, pattern))
+                        continue
+                    program += compiled.programsize
+                    if compiled.programsize > MAX_PROGRAM_SIZE or program > MAX_INDEX_PROGRAM:
+                        invalid.append((spec, pattern))  # saved before the limits: left out
+                        program -= compiled.programsize
+                    else:
+                        regex.append((compiled, position))
                 else:
                     invalid.append((spec, pattern))
         return cls(
