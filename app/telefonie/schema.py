@@ -6,6 +6,9 @@ message forward (RapidPro courier's statusMapping).
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +21,9 @@ FINAL = frozenset({"delivered", "undelivered", "failed"})
 INBOUND_STATUSES = frozenset({"receiving", "received"})
 MAX_MEDIA = 10
 MAX_BODY_CHARS = 5000
+MAX_DEPTH = 16
+_INTEGER = re.compile(r"^-?[0-9]{1,10}$")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, and UTF-16 surrogates standing alone
 
 
 class PayloadError(ValueError):
@@ -55,9 +61,52 @@ class StatusReport:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+def load_json(text: str) -> Any:
+    """JSON as a payload may be: no NaN or Infinity, no number too large for a float, nesting
+    within MAX_DEPTH (checked by `check_values`). PayloadError otherwise, never a server error."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise PayloadError(f"the body is nested more than {MAX_DEPTH} levels deep") from exc
+    except ValueError as exc:  # also json.JSONDecodeError and int() over 4,300 digits
+        raise PayloadError(f"the body is not valid JSON: {exc}") from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
+def check_values(data: Any) -> None:
+    """Everything in a payload must be storable as it is (status payloads are kept whole, in a
+    JSONB column on PostgreSQL): no NUL, no lone surrogate, in keys or values; no NaN or infinite
+    number; at most MAX_DEPTH levels. Iterative, so no depth can exhaust the stack."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        _expect(depth <= MAX_DEPTH, f"the body is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, str):
+            _expect(not _UNSTORABLE.search(value), "text may not contain NUL or unpaired surrogates")
+        elif isinstance(value, float):
+            _expect(math.isfinite(value), "numbers must be finite")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                stack.append((key, depth + 1))
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
 def parse_inbound(data: dict[str, Any]) -> InboundMessage:
     _expect(data.get("direction", "inbound") == "inbound", "'direction' must be 'inbound'")
-    _expect(data.get("status", "received") in INBOUND_STATUSES, "'status' must be 'received'")
+    status = data.get("status", "received")
+    _expect(isinstance(status, str) and status in INBOUND_STATUSES, "'status' must be 'received'")
     body = _optional_str(data, "body", MAX_BODY_CHARS) or ""
     media = media_urls(data.get("media_url"))
     _expect(body != "" or media, "'body' or 'media_url' is required")
@@ -104,7 +153,10 @@ def media_urls(value: Any, field_name: str = "media_url") -> list[str]:
     _expect(len(value) <= MAX_MEDIA, f"'{field_name}' takes at most {MAX_MEDIA} URLs")
     for url in value:
         _expect(isinstance(url, str) and len(url) <= 2000, f"'{field_name}' entries must be URLs")
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket: "http://["
+            raise PayloadError(f"'{field_name}' entries must be http or https URLs") from None
         _expect(
             parts.scheme in ("http", "https") and bool(parts.netloc),
             f"'{field_name}' entries must be http or https URLs",
@@ -149,7 +201,7 @@ def _optional_int(data: dict[str, Any], name: str) -> int | None:
     value = data.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.match(value.strip()):  # ASCII digits only: not "²"
         value = int(value.strip())
     _expect(
         isinstance(value, int) and not isinstance(value, bool) and -(2**31) < value < 2**31,
@@ -165,9 +217,9 @@ def _optional_time(data: dict[str, Any], name: str) -> datetime | None:
     _expect(isinstance(value, str) and len(value) <= 40, f"'{name}' must be an ISO 8601 date-time")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # 0001-01-01T00:00:00+14:00 is before year 1 in UTC
         raise PayloadError(f"'{name}' must be an ISO 8601 date-time") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -6,7 +6,6 @@ is parsed or written, then validation, then one transaction, then 204.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from functools import cache
@@ -24,7 +23,7 @@ from app.conversations.service import record_status
 from app.errors import error_response
 from app.extensions import db
 from app.pipeline import after_inbound
-from app.telefonie.schema import PayloadError, parse_inbound, parse_status
+from app.telefonie.schema import PayloadError, check_values, load_json, parse_inbound, parse_status
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/telefonie")
 
@@ -123,15 +122,11 @@ def _decode(raw: bytes, mimetype: str) -> dict:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError("the body is not valid UTF-8") from exc
-    if mimetype == JSON_TYPE:
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise PayloadError("the body is not valid JSON") from exc
-        if not isinstance(data, dict):
-            raise PayloadError("the body must be a JSON object")
-        return data
-    return _form_fields(text)
+    data = load_json(text) if mimetype == JSON_TYPE else _form_fields(text)
+    if not isinstance(data, dict):
+        raise PayloadError("the body must be a JSON object")
+    check_values(data)
+    return data
 
 
 def _form_fields(text: str) -> dict:
