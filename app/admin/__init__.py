@@ -15,6 +15,7 @@ from app.admin import (  # noqa: E402,F401  (routes register on bp)
     consent_log,
     contacts,
     inbox,
+    input_guard,
     overview,
     rules,
     sandbox_panel,
