@@ -92,7 +92,12 @@ def save_rule(rule: Rule | None):
 @bp.post("/rules/<int:rule_id>/toggle")
 def rule_toggle(rule_id: int):
     rule = find(rule_id)
-    crud.update_rule(rule, {"enabled": not rule.enabled}, partial=True)
+    try:
+        crud.update_rule(rule, {"enabled": not rule.enabled}, partial=True)
+    except RuleError as exc:  # enabling a rule that today's checks refuse: say why, change nothing
+        db.session.rollback()
+        flash(f"Rule “{rule.name}” cannot be enabled: {exc.message} Edit it first.", "error")
+        return redirect(url_for("admin.rules"))
     db.session.commit()
     flash(f"Rule “{rule.name}” {'enabled' if rule.enabled else 'disabled'}.", "info")
     return redirect(url_for("admin.rules"))

@@ -38,10 +38,17 @@ def create_rule(data: dict[str, Any]) -> Rule:
 
 
 def update_rule(rule: Rule, data: dict[str, Any], *, partial: bool = False) -> Rule:
-    """PUT replaces every field (missing optional ones take defaults); partial merges."""
-    merged = {**{f: getattr(rule, f) for f in FIELDS}, **data} if partial else data
-    values = validate_rule(merged)
-    _check_index_cost(values, rule.id)
+    """PUT replaces every field (missing optional ones take defaults); partial merges.
+
+    Disabling or reordering (a partial change of `enabled` to false and/or `priority`) checks only
+    those fields, so a rule saved before today's checks can still be switched off or moved; every
+    other change, enabling included, validates the whole merged rule."""
+    if partial and set(data) <= {"enabled", "priority"} and data.get("enabled") is not True:
+        values = validate_rule(data, partial=True)
+    else:
+        merged = {**{f: getattr(rule, f) for f in FIELDS}, **data} if partial else data
+        values = validate_rule(merged)
+        _check_index_cost(values, rule.id)
     for key, value in values.items():
         setattr(rule, key, value)
     if rule.enabled:

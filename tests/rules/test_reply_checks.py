@@ -63,3 +63,27 @@ def test_the_rule_form_shows_the_same_message_at_the_field(desk, api):
     assert response.status_code == 400
     reply_label = response.text.split('name="reply"', 1)[1].split("</label>", 1)[0]
     assert api_message.removeprefix("reply: ").replace("'", "&#39;") in reply_label
+
+
+def test_a_rule_saved_before_the_checks_can_be_disabled_and_says_why_it_cannot_be_enabled(
+    app, api, desk, query
+):
+    from app.extensions import db
+    from app.rules.models import Rule
+
+    with app.app_context():
+        rule = Rule(name="old", match="regex", patterns=[r"\w{0,1000}\w{0,1000}b"], reply="{{ config }}")
+        db.session.add(rule)
+        db.session.commit()
+        rule_id = rule.id
+        db.session.remove()
+    desk.get("/admin/rules")
+    assert desk.post(f"/admin/rules/{rule_id}/toggle").status_code == 302  # disabled
+    assert query(lambda: db.session.get(Rule, rule_id).enabled) is False
+    moved = api("PATCH", f"/api/v1/rules/{rule_id}", json={"priority": 5})
+    assert moved.status_code == 200 and moved.get_json()["priority"] == 5
+    response = desk.post(f"/admin/rules/{rule_id}/toggle", follow_redirects=True)
+    assert "cannot be enabled" in response.text and "RE2 instructions" in response.text
+    assert query(lambda: db.session.get(Rule, rule_id).enabled) is False
+    refused = api("PATCH", f"/api/v1/rules/{rule_id}", json={"enabled": True})
+    assert refused.status_code == 400 and "RE2 instructions" in refused.get_json()["error"]["message"]
