@@ -212,7 +212,7 @@ class _ReplyEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         limits.tick()
-        if __obj is not safe_range:  # range() says its own limit
+        if not any(__obj is own for own in _OWN_CHECKS):
             limits.check_arguments(args, kwargs)
         return checked(super().call(__context, __obj, *args, **kwargs))
 
@@ -286,6 +286,8 @@ def _make_environment() -> _ReplyEnvironment:
 
 
 _env = _make_environment()
+# These check their own arguments (range: its length; the rest only join or pass values along).
+_OWN_CHECKS = (safe_range, _concat, _literal, _loop_guard)
 GLOBAL_NAMES = frozenset(name for name in _env.globals if not name.startswith("_"))
 
 

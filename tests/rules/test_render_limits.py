@@ -118,6 +118,10 @@ def test_weight_counts_shared_references_and_stops_early() -> None:
         ("{% for w in 'a b c'.split() %}{{ w|upper }}{% endfor %}", "ABC"),
         ("{{ message.body|length }} {{ (message.body ~ message.body)|length }}", "5000 10000"),
         ("{{ dict.fromkeys(range(3), 0) }}", "{0: 0, 1: 0, 2: 0}"),
+        (
+            "Order #{{ 'A' ~ 1234567 }} {{ [1234567] }} {{ (1234567, 2) }}",
+            "Order #A1234567 [1234567] (1234567, 2)",
+        ),
     ],
 )
 def test_ordinary_templates_still_work(template: str, expected: str) -> None:
