@@ -51,7 +51,7 @@ def _render(template: str) -> str:
     try:
         return render_reply(template, CONTEXT)
     except ReplyTemplateError as exc:
-        assert exc.limit or "not available" in str(exc), str(exc)
+        assert exc.limit or "not available" in str(exc) or "No filter named" in str(exc), str(exc)
         return ""
 
 
