@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.consent.guard import ensure_can_send
@@ -63,14 +63,34 @@ def get_or_create_conversation(our_number: str, contact: Contact) -> Conversatio
     return conversation
 
 
-def touch(conversation: Conversation, preview: str, when: datetime, *, inbound: bool) -> None:
+def touch(
+    conversation: Conversation, preview: str, when: datetime, *, inbound: bool, campaign: bool = False
+) -> None:
     values = {"last_message_at": when, "last_message_preview": preview[:160]}
+    values["campaign_only"] = campaign_only_now(conversation.id) if campaign else False
     if inbound:
         values["unread_count"] = Conversation.unread_count + 1
         values["status"] = "open"
     # An atomic increment in SQL; the loaded object is left as it is (no reload on the hot path).
     db.session.execute(
         update(Conversation).where(Conversation.id == conversation.id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def campaign_only_now(conversation_id: int):
+    """SQL: true when no message of the thread but campaign messages exists (one indexed probe)."""
+    return ~exists().where(Message.conversation_id == conversation_id, Message.source != "campaign")
+
+
+def refresh_campaign_only(conversation_id: int) -> None:
+    """After a message left the thread (API delete): a thread left with campaign messages only
+    goes back out of the support inbox; an empty thread stays where it is."""
+    any_campaign = exists().where(Message.conversation_id == conversation_id, Message.source == "campaign")
+    db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(campaign_only=any_campaign & campaign_only_now(conversation_id)),
         execution_options={"synchronize_session": False},
     )
 
@@ -115,7 +135,7 @@ def queue_outbound(
     )
     db.session.add(message)
     db.session.flush()
-    touch(conversation, body or "[media]", now, inbound=False)
+    touch(conversation, body or "[media]", now, inbound=False, campaign=source == "campaign")
     notify(QUEUE_CHANNEL)
     return message
 
