@@ -31,8 +31,12 @@ def fold(text: str) -> str:
 
 def upgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("campaign_only", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.create_index("ix_conversations_inbox", ["campaign_only", "last_message_at", "id"], unique=False)
+        batch_op.add_column(
+            sa.Column("campaign_only", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+        batch_op.create_index(
+            "ix_conversations_inbox", ["campaign_only", "last_message_at", "id"], unique=False
+        )
     op.execute(
         "UPDATE conversations SET campaign_only = true WHERE "
         "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id) AND "

@@ -32,7 +32,9 @@ def rows_in(html: str) -> list[str]:
 def thread_of(app, phone: str) -> int:
     with app.app_context():
         cid = db.session.scalar(
-            select(Message.conversation_id).where((Message.to_number == phone) | (Message.from_number == phone))
+            select(Message.conversation_id).where(
+                (Message.to_number == phone) | (Message.from_number == phone)
+            )
         )
         db.session.remove()
     return cid
@@ -52,12 +54,16 @@ def run_campaign(app, make) -> dict[str, int]:
 def test_campaign_only_threads_are_hidden_until_a_reply(app, client, desk, make):
     ids = run_campaign(app, make)
     assert rows_in(desk.html("/admin/")) == [str(ids["support"])]
-    assert sorted(rows_in(desk.html("/admin/?filter=campaigns"))) == sorted([str(ids["quiet"]), str(ids["replier"])])
+    assert sorted(rows_in(desk.html("/admin/?filter=campaigns"))) == sorted(
+        [str(ids["quiet"]), str(ids["replier"])]
+    )
     assert "Campaigns" in desk.html("/admin/")
     polled = desk.get("/admin/inbox.json").get_json()
     assert [c["id"] for c in polled["conversations"]] == [ids["support"]]
 
-    reply = post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload(REPLIER, "Is it 20% off?"))
+    reply = post_signed_webhook(
+        client, "/webhooks/telefonie/inbound", inbound_payload(REPLIER, "Is it 20% off?")
+    )
     assert reply.status_code == 204
     assert rows_in(desk.html("/admin/")) == [str(ids["replier"]), str(ids["support"])]
     assert rows_in(desk.html("/admin/?filter=campaigns")) == [str(ids["quiet"])]
