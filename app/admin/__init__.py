@@ -20,6 +20,7 @@ from app.admin import (  # noqa: E402,F401  (routes register on bp)
     sandbox_panel,
     security,
     settings,
+    tag_picker,
     thread,
     thread_actions,
 )

@@ -86,12 +86,17 @@ def canonical(values: Iterable[str]) -> list[str]:
     if not tags:
         return []
     keys = {key(t): t for t in tags}
-    known = dict(db.session.execute(select(Tag.key, Tag.label).where(Tag.key.in_(keys))).tuples())
+    known = _labels(list(keys))
     new = [{"key": k, "label": t} for k, t in keys.items() if k not in known]
     if new:
         db.session.execute(insert_ignore(Tag.__table__, ["key"]), new)
-        known = dict(db.session.execute(select(Tag.key, Tag.label).where(Tag.key.in_(keys))).tuples())
+        known = _labels(list(keys))
     return [known.get(key(t), t) for t in tags]
+
+
+def _labels(keys: list[str]) -> dict[str, str]:
+    rows = db.session.execute(select(Tag.key, Tag.label).where(Tag.key.in_(keys))).all()
+    return {row[0]: row[1] for row in rows}
 
 
 def merge(current: Iterable[str], added: Iterable[str]) -> list[str]:
