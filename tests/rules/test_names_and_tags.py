@@ -95,9 +95,8 @@ def test_yaml_import_refuses_duplicate_names_and_matches_case_folded(app, api, q
 
     again = tmp_path / "again.yml"
     again.write_text(
-        "- {name: OPENING HOURS, patterns: [HOURS], reply: changed}\n- {name: Prices, patterns: [P], reply: p}\n"
-    )
-        "- {name: OPENING HOURS, patterns: [HOURS], reply: changed}\n- {name: Prices, patterns: [P], reply: p}\n"
+        "- {name: OPENING HOURS, patterns: [HOURS], reply: changed}\n"
+        "- {name: Prices, patterns: [P], reply: p}\n"
     )
     with app.app_context():
         assert import_rules(again.read_text()) == (1, 1)
