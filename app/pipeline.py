@@ -7,12 +7,14 @@ transaction, so nothing is lost between storing the message and answering it.
 from __future__ import annotations
 
 from app.conversations.inbound import StoredInbound
+from app.events import log_event
 
 
 def after_inbound(message: StoredInbound) -> None:
     from app.consent import service as consent
     from app.rules import service as rules
 
+    log_event("inbound_stored", message_id=message.id, conversation_id=message.conversation_id)
     outcome = consent.apply(message)
     if outcome.handled:
         return

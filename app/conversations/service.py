@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.consent.guard import ensure_can_send
 from app.conversations.models import Contact, Conversation, Message, Receipt
 from app.dbutil import dialect, insert_ignore, lock_key, notify
+from app.events import log_event
 from app.extensions import db
 from app.telefonie import segments
 from app.telefonie.schema import OUTBOUND_RANK, StatusReport, moves_forward, parse_time
@@ -135,6 +136,7 @@ def queue_outbound(
     )
     db.session.add(message)
     db.session.flush()
+    log_event("reply_queued", message_id=message.id, conversation_id=conversation.id, source=source)
     touch(conversation, body or "[media]", now, inbound=False, campaign=source == "campaign")
     notify(QUEUE_CHANNEL)
     return message
