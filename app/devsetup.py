@@ -30,7 +30,27 @@ def ensure_settings() -> dict[str, str]:
                 fh.write(f"{key}={value}\n")
         config.DEV_SETTINGS_FILE.chmod(0o600)
         values.update(missing)
+    keep_ports(values)
     return values
+
+
+def keep_ports(values: dict[str, str]) -> None:
+    """Write this run's PORT and SANDBOX_PORT into the file (replacing earlier ones), so commands
+    run later from another shell (`flask sandbox inbound`, the API URL) find the same ports."""
+    ports = {k: os.environ[k].strip() for k in ("PORT", "SANDBOX_PORT") if os.environ.get(k, "").strip()}
+    for key, value in ports.items():
+        if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
+            raise config.ConfigError(f"{key} must be a port number (1-65535), not {value!r}")
+    if all(values.get(k) == v for k, v in ports.items()):
+        return
+    lines = [
+        line
+        for line in config.DEV_SETTINGS_FILE.read_text().splitlines()
+        if line.partition("=")[0].strip() not in ports
+    ]
+    lines += [f"{key}={value}" for key, value in ports.items()]
+    config.DEV_SETTINGS_FILE.write_text("\n".join(lines) + "\n")
+    values.update(ports)
 
 
 def main() -> None:
@@ -52,10 +72,14 @@ def main() -> None:
     base = app.config["PUBLIC_BASE_URL"]
     print("")
     print(f"  Admin:    {base}/admin/   (sign in as {DEMO_EMAIL} / {password})")
-    print(f"  API:      {base}/api/v1/  (create a key: .venv/bin/flask --app wsgi api-keys create NAME)")
+    print(f"  API:      {base}/api/v1/")
     print(f"  Sandbox:  {app.config['TELEFONIE_BASE_URL']}")
     example = "--from +14155550123 --to +12025550199 --body HELP"
     print(f"  Text us:  .venv/bin/flask --app wsgi sandbox inbound {example}")
+    print("  API key:  KEY=$(.venv/bin/flask --app wsgi api-keys create my-script | tail -1)")
+    headers = """-H "X-API-Key: $KEY" -H 'Content-Type: application/json'"""
+    data = """-d '{"to": "+14155550123", "from": "+12025550199", "body": "Hello!"}'"""
+    print(f"  Send:     curl {headers} {data} {base}/api/v1/messages")
     print(
         f"  Database: {app.config['DATABASE_URL'] if os.environ.get('DATABASE_URL') else 'instance/app.db'}"
     )

@@ -18,9 +18,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if hasattr(record, "event"):  # app.events.log_event: the event and its fields as keys
+            data["message"] = record.event
+            data["event"] = record.event
+            data.update({k: v for k, v in record.event_fields.items() if k not in data})
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
+        return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def setup(app: Flask) -> None:

@@ -4,6 +4,7 @@ from app.accounts.models import ApiKey, User
 from app.campaigns.models import Campaign, CampaignRecipient
 from app.consent.models import ConsentEvent, ConsentKeyword
 from app.conversations.models import Contact, Conversation, Message, Receipt
+from app.conversations.tags import Tag
 from app.rules.models import Rule, RuleHit
 from app.settings import Setting
 
@@ -21,4 +22,5 @@ __all__ = [
     "Rule",
     "RuleHit",
     "Setting",
+    "Tag",
 ]

@@ -11,6 +11,7 @@ import logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.conversations.inbound import StoredInbound
+from app.events import log_event
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ def after_inbound(message: StoredInbound) -> None:
     from app.consent import service as consent
     from app.rules import service as rules
 
+    log_event("inbound_stored", message_id=message.id, conversation_id=message.conversation_id)
     outcome = consent.apply(message)
     if outcome.handled:
         return

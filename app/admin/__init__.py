@@ -14,6 +14,7 @@ from app.admin import (  # noqa: E402,F401  (routes register on bp)
     auth,
     consent_log,
     contacts,
+    errors,
     inbox,
     input_guard,
     overview,
@@ -21,6 +22,7 @@ from app.admin import (  # noqa: E402,F401  (routes register on bp)
     sandbox_panel,
     security,
     settings,
+    tag_picker,
     thread,
     thread_actions,
 )

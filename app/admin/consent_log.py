@@ -1,7 +1,10 @@
 """The consent log (every opt-out and opt-in) and its CSV export.
 
-Cells that a spreadsheet would read as a formula (starting with = + - @, a tab or a carriage
-return) get a leading apostrophe, so an inbound "=HYPERLINK(...)" stays text in Excel and Sheets.
+Every cell is quoted. A valid E.164 number is written as it is, so "+13055550203" arrives intact
+(a spreadsheet that imports quoted fields as text keeps it as text; nothing can run from a phone
+number). Any other cell that a spreadsheet would read as a formula (starting with = + - @, a tab or
+a carriage return) gets a leading apostrophe, so an inbound "=HYPERLINK(...)" stays text in Excel,
+Sheets and LibreOffice, which evaluate formulas even inside quotes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from app.admin import bp
 from app.consent.models import ConsentEvent
 from app.conversations.serialize import iso
 from app.extensions import db
+from app.telefonie.numbers import InvalidNumber, normalize_e164
 
 PAGE_SIZE = 100
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -24,8 +28,19 @@ CSV_COLUMNS = ("time", "phone", "name", "action", "source", "actor", "reason", "
 
 
 def spreadsheet_safe(value: object) -> str:
+    """The cell's text, with an apostrophe before anything that could run as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    if not text.startswith(FORMULA_STARTS) or is_e164(text):
+        return text
+    return "'" + text
+
+
+def is_e164(text: str) -> bool:
+    """Exactly a valid E.164 number (no spaces, nothing after it): safe to leave unprefixed."""
+    try:
+        return normalize_e164(text) == text
+    except InvalidNumber:
+        return False
 
 
 @bp.get("/consent")
@@ -41,7 +56,7 @@ def consent_log():
 
 def csv_rows() -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
 
     def flush() -> str:
         text = buffer.getvalue()

@@ -23,6 +23,7 @@ FILTER_LABELS = {
     "flagged": "Flagged",
     "opted_out": "Opted out",
     "mine": "Mine",
+    "campaigns": "Campaigns",
 }
 
 

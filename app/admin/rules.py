@@ -73,6 +73,7 @@ def save_rule(rule: Rule | None):
     values = rule_form.from_form(request.form)
     data, errors = rule_form.to_rule_data(values)
     errors = {**rule_form.field_errors(data), **errors}
+    status = 400
     if not errors:
         try:
             if rule is None:
@@ -81,9 +82,10 @@ def save_rule(rule: Rule | None):
                 crud.update_rule(rule, data)
         except RuleError as exc:
             errors[rule_form.error_key(exc.field)] = exc.message
+            status = 409 if isinstance(exc, crud.DuplicateName) else status
     if errors:
         db.session.rollback()
-        return render_form(values, errors, rule if rule is not None and rule.id else None, 400)
+        return render_form(values, errors, rule if rule is not None and rule.id else None, status)
     db.session.commit()
     flash(f"Rule “{rule.name}” saved.", "info")
     return redirect(url_for("admin.rules"))

@@ -7,10 +7,8 @@ from flask import flash, redirect, request, url_for
 from app.accounts.models import User
 from app.admin import bp
 from app.admin.thread import find
+from app.conversations import tags
 from app.extensions import db
-
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 50
 
 
 def back_to(conversation_id: int):
@@ -36,32 +34,18 @@ def assign(conversation_id: int):
     return back_to(conversation.id)
 
 
-def parse_tags(text: str) -> list[str] | str:
-    """Comma-separated tags, trimmed and deduplicated; a string when something is wrong."""
-    tags: list[str] = []
-    for raw in text.split(","):
-        tag = " ".join(raw.split())
-        if not tag:
-            continue
-        if len(tag) > MAX_TAG_LENGTH:
-            return f"A tag may have at most {MAX_TAG_LENGTH} characters."
-        if tag not in tags:
-            tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        return f"A thread may have at most {MAX_TAGS} tags."
-    return tags
-
-
 @bp.post("/conversations/<int:conversation_id>/tags")
 def tag(conversation_id: int):
+    """Comma-separated tags: trimmed, each once compared case-folded, shown as first written."""
     conversation = find(conversation_id)
-    tags = parse_tags(request.form.get("tags", ""))
-    if isinstance(tags, str):
-        flash(tags, "error")
+    try:
+        conversation.tags = tags.canonical(tags.parse(request.form.get("tags", "")))
+    except tags.TagError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
         return back_to(conversation.id)
-    conversation.tags = tags
     db.session.commit()
-    flash("Tags saved." if tags else "Tags removed.", "info")
+    flash("Tags saved." if conversation.tags else "Tags removed.", "info")
     return back_to(conversation.id)
 
 

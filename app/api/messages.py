@@ -14,6 +14,7 @@ from app.conversations.service import (
     get_or_create_contact,
     get_or_create_conversation,
     queue_outbound,
+    refresh_campaign_only,
 )
 from app.errors import ApiError
 from app.extensions import db
@@ -82,6 +83,7 @@ def delete_message(sid: str):
     message = _find(sid)
     db.session.execute(delete(Receipt).where(Receipt.message_id == message.id))
     db.session.delete(message)
+    refresh_campaign_only(message.conversation_id)
     db.session.commit()
     return Response(status=204)
 

@@ -25,6 +25,9 @@ def create_rule():
     data = json_body()
     try:
         rule = crud.create_rule(data)
+    except crud.DuplicateName as exc:
+        db.session.rollback()
+        raise ApiError(409, "duplicate_name", str(exc)) from exc
     except RuleError as exc:
         db.session.rollback()
         raise ApiError(400, "invalid_rule", str(exc)) from exc
@@ -45,6 +48,9 @@ def update_rule(rule_id: int):
     data = json_body()
     try:
         crud.update_rule(rule, data, partial=request.method == "PATCH")
+    except crud.DuplicateName as exc:
+        db.session.rollback()
+        raise ApiError(409, "duplicate_name", str(exc)) from exc
     except RuleError as exc:
         db.session.rollback()
         raise ApiError(400, "invalid_rule", str(exc)) from exc

@@ -24,6 +24,7 @@ from app.consent.guard import OptedOut
 from app.conversations.models import Message
 from app.conversations.service import get_or_create_contact, get_or_create_conversation, queue_outbound
 from app.dbutil import dialect
+from app.events import log_event
 from app.extensions import db
 from app.types import utcnow
 
@@ -65,6 +66,7 @@ def create(
     )
     db.session.add(campaign)
     db.session.flush()
+    log_event("campaign_state", campaign_id=campaign.id, status="running", action="create")
     phones = list(dict.fromkeys(recipients))
     if phones:
         db.session.execute(
@@ -83,6 +85,7 @@ def transition(campaign: Campaign, action: str) -> Campaign:
         raise InvalidTransition(campaign, action)
     campaign.status = target
     campaign.updated_at = utcnow()
+    log_event("campaign_state", campaign_id=campaign.id, status=target, action=action)
     if action == "cancel":
         db.session.execute(
             update(CampaignRecipient)
@@ -205,6 +208,7 @@ def _dispatch_campaign(campaign_id: int, now: datetime, start: time, end: time) 
         campaign.status = "completed"
         campaign.updated_at = now
         log.info("campaign %s completed", campaign.id)
+        log_event("campaign_state", campaign_id=campaign.id, status="completed", action="complete")
     return queued
 
 

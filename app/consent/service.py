@@ -17,6 +17,7 @@ from app.consent.models import ConsentEvent, ConsentKeyword
 from app.conversations.inbound import StoredInbound
 from app.conversations.models import Contact, Conversation, Message
 from app.conversations.service import queue_outbound
+from app.events import log_event
 from app.extensions import db
 from app.types import utcnow
 
@@ -133,6 +134,7 @@ def _log(
     reason: str | None,
     actor: str | None,
 ) -> None:
+    log_event("consent_changed", contact_id=contact.id, action=action, source=source, actor=actor)
     db.session.add(
         ConsentEvent(
             contact_id=contact.id,

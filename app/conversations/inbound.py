@@ -72,6 +72,7 @@ BUMP_THREAD = (
         last_message_preview=bindparam("preview"),
         unread_count=CONVERSATIONS.c.unread_count + 1,
         status="open",
+        campaign_only=False,
     )
 )
 
@@ -97,6 +98,7 @@ def _insert_message(dialect_name: str):
             last_message_preview=bindparam("preview"),
             unread_count=CONVERSATIONS.c.unread_count + 1,
             status="open",
+            campaign_only=False,  # the recipient replied: a support thread now
         )
         .returning(inserted.c.id)
     )

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -45,6 +46,8 @@ class Conversation(db.Model):
     __table_args__ = (
         UniqueConstraint("our_number", "contact_id"),
         Index("ix_conversations_activity", "last_message_at", "id"),
+        # The inbox's default view (support threads) and its "Campaigns" filter: keyset on one range.
+        Index("ix_conversations_inbox", "campaign_only", "last_message_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +59,8 @@ class Conversation(db.Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     tags: Mapped[list] = mapped_column(JSONType, default=list)
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
+    # True while every message in the thread is a campaign message: kept out of the support inbox.
+    campaign_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_message_preview: Mapped[str | None] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,5 +1,10 @@
 """Inbox queries: filters, search and keyset paging on (last_message_at, id), newest first.
 
+Campaign threads: a thread whose every message is a campaign message (conversations.campaign_only,
+kept by conversations.service and the inbound path) is not a support thread: the default view
+leaves it out, the "campaigns" filter shows only those. Both are one range of the index
+ix_conversations_inbox (campaign_only, last_message_at, id), so hiding them costs nothing per row.
+
 Keyset paging: the cursor is a row-value comparison, (last_message_at, id) < (x, y), which
 PostgreSQL (and SQLite >= 3.15) read as one range of the index ix_conversations_activity, so a page
 at the 100,000th thread starts where the cursor points and is as fast as the first.
@@ -34,7 +39,7 @@ from sqlalchemy import ColumnElement, Select, exists, or_, select, tuple_, union
 from app.conversations.models import Contact, Conversation, Message
 from app.telefonie.schema import parse_time
 
-FILTERS = ("open", "closed", "unread", "flagged", "opted_out", "mine")
+FILTERS = ("open", "closed", "unread", "flagged", "opted_out", "mine", "campaigns")
 SEARCH_MAX = 100  # characters of the search term used
 BODY_SEARCH_MIN = re.compile(r"[^\W_]{3}")  # 3 letters or digits in a row: message text is searched too
 NEWEST_FIRST = (Conversation.last_message_at.desc(), Conversation.id.desc())
@@ -75,6 +80,7 @@ def inbox(
     limit: int = 50,
 ) -> Select:
     query = select(Conversation).join(Contact, Contact.id == Conversation.contact_id)
+    query = query.where(Conversation.campaign_only.is_("campaigns" in filters))
     for name in filters:
         query = _filter(query, name, user_id)
     if cursor is not None:
@@ -106,6 +112,8 @@ def _filter(query: Select, name: str, user_id: int | None) -> Select:
         return query.where(Contact.opted_out.is_(True))
     if name == "mine":
         return query.where(Conversation.assignee_id == user_id)
+    if name == "campaigns":
+        return query  # applied in inbox(): campaign_only leads the keyset index
     raise ValueError(f"unknown filter {name!r}; use one of {', '.join(FILTERS)}")
 
 

@@ -10,12 +10,13 @@ import logging
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.consent.guard import ensure_can_send
 from app.conversations.models import Contact, Conversation, Message, Receipt
 from app.dbutil import dialect, insert_ignore, lock_key, notify
+from app.events import log_event
 from app.extensions import db
 from app.telefonie import segments
 from app.telefonie.schema import OUTBOUND_RANK, StatusReport, moves_forward, parse_time
@@ -66,14 +67,34 @@ def get_or_create_conversation(our_number: str, contact: Contact) -> Conversatio
     return conversation
 
 
-def touch(conversation: Conversation, preview: str, when: datetime, *, inbound: bool) -> None:
+def touch(
+    conversation: Conversation, preview: str, when: datetime, *, inbound: bool, campaign: bool = False
+) -> None:
     values = {"last_message_at": when, "last_message_preview": preview[:160]}
+    values["campaign_only"] = campaign_only_now(conversation.id) if campaign else False
     if inbound:
         values["unread_count"] = Conversation.unread_count + 1
         values["status"] = "open"
     # An atomic increment in SQL; the loaded object is left as it is (no reload on the hot path).
     db.session.execute(
         update(Conversation).where(Conversation.id == conversation.id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def campaign_only_now(conversation_id: int):
+    """SQL: true when no message of the thread but campaign messages exists (one indexed probe)."""
+    return ~exists().where(Message.conversation_id == conversation_id, Message.source != "campaign")
+
+
+def refresh_campaign_only(conversation_id: int) -> None:
+    """After a message left the thread (API delete): a thread left with campaign messages only
+    goes back out of the support inbox; an empty thread stays where it is."""
+    any_campaign = exists().where(Message.conversation_id == conversation_id, Message.source == "campaign")
+    db.session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(campaign_only=any_campaign & campaign_only_now(conversation_id)),
         execution_options={"synchronize_session": False},
     )
 
@@ -130,7 +151,8 @@ def queue_outbound(
     )
     db.session.add(message)
     db.session.flush()
-    touch(conversation, body or "[media]", now, inbound=False)
+    log_event("reply_queued", message_id=message.id, conversation_id=conversation.id, source=source)
+    touch(conversation, body or "[media]", now, inbound=False, campaign=source == "campaign")
     notify(QUEUE_CHANNEL)
     return message
 

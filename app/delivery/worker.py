@@ -22,6 +22,7 @@ from app.conversations.service import apply_pending_receipts
 from app.dbutil import dialect, lock_key
 from app.delivery import reconcile
 from app.delivery.wakeup import Wakeup
+from app.events import log_event
 from app.extensions import db
 from app.telefonie.client import Client, TelefonieError
 from app.telefonie.schema import OUTBOUND_RANK
@@ -200,6 +201,7 @@ class Worker:
         apply_pending_receipts(message)
         db.session.commit()
         log.info("sent message %s as %s", message.sid, provider_id)
+        log_event("send_attempt", message_id=message.id, attempt=message.attempts, outcome="sent")
 
     def _reconciled(self, message: Message) -> bool:
         """Ask the provider whether an earlier attempt went through; True when it did (or we must wait)."""
@@ -218,6 +220,9 @@ class Worker:
         message.outcome_unknown = exc.ambiguous
         message.last_error = reason[:500]
         log.warning("send of %s failed (attempt %s): %s", message.sid, message.attempts, exc.message)
+        log_event(
+            "send_attempt", message_id=message.id, attempt=message.attempts, outcome="error", error=reason
+        )
         if exc.ambiguous or (exc.retryable and message.attempts < self.max_attempts):
             self._retry_later(message, exc.retry_after, reason)
             return
@@ -246,6 +251,9 @@ class Worker:
         message.outcome_unknown = False
         message.date_updated = utcnow()
         db.session.commit()
+        log_event(
+            "send_attempt", message_id=message.id, attempt=message.attempts, outcome="failed", code=code
+        )
 
     def sweep_orphan_receipts(self) -> int:
         """Receipts that arrived before their message's provider id was known, applied now."""

@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app import settings
 from app.consent.keywords import classify
 from app.consent.service import CONFIRMATION, keyword_set
+from app.conversations import tags
 from app.conversations.models import Contact, Conversation
 from app.extensions import db
 from app.rules import service
@@ -27,13 +29,23 @@ def list_rules():
     return db.session.scalars(select(Rule).order_by(Rule.priority, Rule.id))
 
 
+class DuplicateName(RuleError):
+    """Another rule has this name (compared case-folded): the API answers 409, the desk says so."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("name", f"a rule named {name!r} exists already; rule names must be unique")
+
+
+def name_key(name: str) -> str:
+    """Rule names are compared like tags: trimmed, NFKC, case folded (ix_rules_name_key)."""
+    return tags.key(name)[:200]
+
+
 def create_rule(data: dict[str, Any]) -> Rule:
     values = validate_rule(data)
     _check_index_cost(values, None)
     rule = Rule(**values, disabled_reason=None)
-    db.session.add(rule)
-    db.session.flush()
-    service.invalidate_cache()
+    _save(rule)
     return rule
 
 
@@ -53,8 +65,7 @@ def update_rule(rule: Rule, data: dict[str, Any], *, partial: bool = False) -> R
         setattr(rule, key, value)
     if rule.enabled:
         rule.disabled_reason = None
-    db.session.flush()
-    service.invalidate_cache()
+    _save(rule)
     return rule
 
 
@@ -74,6 +85,27 @@ def _check_index_cost(values: dict[str, Any], rule_id: int | None) -> None:
             f"the enabled regex rules together would compile to {total} RE2 instructions; the limit "
             f"is {MAX_INDEX_PROGRAM} ({others} are used by other rules)",
         )
+
+
+def _save(rule: Rule) -> None:
+    """Name key and canonical tag spellings, then flush; a name clash is DuplicateName, also when
+    a concurrent writer wins the race (the unique index answers; a savepoint keeps the session)."""
+    rule.name_key = name_key(rule.name)
+    clash = select(Rule.id).where(Rule.name_key == rule.name_key)
+    if rule.id is not None:
+        clash = clash.where(Rule.id != rule.id)
+    with db.session.no_autoflush:
+        taken = db.session.scalar(clash.limit(1)) is not None
+    if taken:
+        raise DuplicateName(rule.name)
+    rule.tags = tags.canonical(rule.tags or [])
+    db.session.add(rule)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:
+        raise DuplicateName(rule.name) from exc
+    service.invalidate_cache()
 
 
 def delete_rule(rule: Rule) -> None:

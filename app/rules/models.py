@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -13,9 +13,12 @@ from app.types import JSONType, UTCDateTime, utcnow
 
 class Rule(db.Model):
     __tablename__ = "rules"
+    # Names are unique compared case-folded (YAML import matches rules by name).
+    __table_args__ = (Index("ix_rules_name_key", "name_key", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     priority: Mapped[int] = mapped_column(Integer, default=100)
     match: Mapped[str] = mapped_column(String(12), default="first_word")

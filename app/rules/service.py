@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from app import settings
 from app.accounts.models import User
+from app.conversations import tags
 from app.conversations.inbound import StoredInbound
 from app.conversations.models import Conversation, Message
 from app.conversations.service import queue_outbound
@@ -138,7 +139,7 @@ def _loop_guard_holds(conversation: Conversation, values: dict[str, str]) -> boo
 
 def apply_actions(conversation: Conversation, decision: Decision) -> None:
     if decision.tags:
-        conversation.tags = sorted(set(conversation.tags or []) | set(decision.tags))
+        conversation.tags = tags.merge(conversation.tags or [], decision.tags)
     if decision.close:
         conversation.status = "closed"
     if decision.assign_to:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import re2
 
 from app.consent.keywords import DEFAULT_SET, HELP, OPT_OUT, fold, normalize
+from app.conversations import tags
 from app.rules.schedule import DAYS
 from app.rules.templates import MAX_REPLY, ReplyTemplateError, check_reply
 from app.telefonie import segments
@@ -335,20 +336,20 @@ def _reply(value: Any, data: dict) -> str:
 
 
 def _tags(value: Any, data: dict) -> list[str]:
+    """Trimmed, each tag once compared case-folded (the first spelling kept): conversations.tags."""
     if not isinstance(value, list):
         raise RuleError("tags", "tags must be a list of strings")
     if len(value) > MAX_TAGS:
         raise RuleError("tags", f"tags may have at most {MAX_TAGS} entries")
-    tags: list[str] = []
     for position, tag in enumerate(value):
         if not isinstance(tag, str) or not tag.strip():
             raise RuleError("tags", f"tags[{position}] must be a non-empty string")
-        tag = " ".join(tag.split())
-        if len(tag) > MAX_TAG_LENGTH:
+        if len(tags.tidy(tag)) > MAX_TAG_LENGTH:
             raise RuleError("tags", f"tags[{position}] must be at most {MAX_TAG_LENGTH} characters")
-        if tag not in tags:
-            tags.append(tag)
-    return tags
+    try:
+        return tags.clean(value, limit=MAX_TAGS)
+    except tags.TagError as exc:
+        raise RuleError("tags", f"tags: {exc}") from None
 
 
 def _assign_to(value: Any, data: dict) -> str | None:

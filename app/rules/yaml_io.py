@@ -24,7 +24,8 @@ def export_rules() -> str:
 
 
 def import_rules(text: str, *, replace: bool = False) -> tuple[int, int]:
-    """Create rules from YAML, updating those with the same name; (created, updated)."""
+    """Create rules from YAML, updating those with the same name (compared case-folded);
+    (created, updated). A file with two rules of one name is refused before anything is written."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -37,21 +38,40 @@ def import_rules(text: str, *, replace: bool = False) -> tuple[int, int]:
     for position, item in enumerate(items, 1):
         if not isinstance(item, dict):
             raise RuleError("rules", f"rule #{position} is not a mapping")
+    _refuse_duplicate_names(items)
     if replace:
         for rule in list(db.session.scalars(select(Rule))):
             db.session.delete(rule)
         db.session.flush()
-    existing = {r.name: r for r in db.session.scalars(select(Rule))}
+    existing = {r.name_key: r for r in db.session.scalars(select(Rule))}
     created = updated = 0
     for position, item in enumerate(items, 1):
         item: dict[str, Any] = {k: v for k, v in item.items() if k not in ("id", "disabled_reason")}
+        key = crud.name_key(item["name"]) if isinstance(item.get("name"), str) else None
         try:
-            if item.get("name") in existing:
-                crud.update_rule(existing[item["name"]], item)
+            if key in existing:
+                crud.update_rule(existing[key], item)
                 updated += 1
             else:
-                existing[item.get("name")] = crud.create_rule(item)
+                crud.create_rule(item)
                 created += 1
         except RuleError as exc:
             raise RuleError(exc.field, f"rule #{position} ({item.get('name')!r}): {exc.message}") from exc
     return created, updated
+
+
+def _refuse_duplicate_names(items: list[dict]) -> None:
+    """Import matches rules by name, so a file naming two rules alike (case-folded) is refused whole."""
+    first: dict[str, int] = {}
+    for position, item in enumerate(items, 1):
+        name = item.get("name")
+        if not isinstance(name, str):
+            continue
+        key = crud.name_key(name)
+        if key in first:
+            raise RuleError(
+                "name",
+                f"rule #{position} ({name!r}) has the same name as rule #{first[key]}; "
+                "rule names must be unique, nothing was imported",
+            )
+        first[key] = position

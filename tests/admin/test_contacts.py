@@ -123,7 +123,7 @@ def test_consent_csv_escapes_formulas(desk, make, query):
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0] == ["time", "phone", "name", "action", "source", "actor", "reason", "message"]
-    assert rows[1][1] == "'+14155550101"
+    assert rows[1][1] == "+14155550101"  # a valid E.164 number is quoted, not prefixed
     assert rows[1][2] == '\'=HYPERLINK("http://evil.example","click")'
     assert rows[1][6] == "'@SUM(1+1)*cmd|' /C calc'!A0"
     assert rows[2][6] == "'-2+3"
@@ -141,4 +141,11 @@ def test_spreadsheet_safe():
         "plain",
         "",
         "5",
+    ]
+    assert spreadsheet_safe("+13055550203") == "+13055550203"
+    assert [spreadsheet_safe(v) for v in ("+1305555020", "+13055550203 ", "+1305555020=1", "+0123")] == [
+        "'+1305555020",
+        "'+13055550203 ",
+        "'+1305555020=1",
+        "'+0123",
     ]
