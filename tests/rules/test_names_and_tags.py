@@ -163,8 +163,9 @@ def test_hostile_tags_are_refused_or_escaped(desk, make, query):
     cid = make("+14155550101", [("inbound", "hi")])
     page = f"/admin/conversations/{cid}"
     desk.get(page)
+    # NUL in any form value is refused by the desk's input guard before the view runs.
+    assert desk.post(f"{page}/tags", {"tags": "a\x00b"}).status_code == 400
     for bad, message in (
-        ("a\x00b", "NUL"),
         ("x" * 51, "at most 50"),
         (",".join(f"t{i}" for i in range(21)), "At most 20"),
     ):

@@ -72,7 +72,10 @@ def test_a_rule_saved_before_the_checks_can_be_disabled_and_says_why_it_cannot_b
     from app.rules.models import Rule
 
     with app.app_context():
-        rule = Rule(name="old", match="regex", patterns=[r"\w{0,1000}\w{0,1000}b"], reply="{{ config }}")
+        rule = Rule(
+            name="old", name_key="old", match="regex",
+            patterns=[r"\w{0,1000}\w{0,1000}b"], reply="{{ config }}"
+        )
         db.session.add(rule)
         db.session.commit()
         rule_id = rule.id
