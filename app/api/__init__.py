@@ -46,6 +46,14 @@ def routing_errors():
     return None
 
 
+@bp.url_value_preprocessor
+def ids_in_range(_endpoint: str | None, values: dict | None) -> None:
+    """An id no INTEGER column can hold names nothing: 404, before any query could fail on it."""
+    for name, value in (values or {}).items():
+        if name.endswith("_id") and isinstance(value, int) and not 0 < value <= MAX_ID:
+            raise ApiError(404, errors.NOT_FOUND, f"no such {name.removesuffix('_id')}")
+
+
 @bp.before_request
 def authenticate():
     if request.endpoint == "api.openapi":
@@ -103,4 +111,4 @@ def http_error(exc: HTTPException):
 
 
 from app.api import campaigns, contacts, conversations, messages, openapi, rules  # noqa: E402,F401  (routes register on bp)
-from app.api.inputs import query_args  # noqa: E402
+from app.api.inputs import MAX_ID, query_args  # noqa: E402

@@ -72,12 +72,12 @@ def create_campaign():
     return jsonify(campaign_json(campaign)), 201
 
 
-@bp.get("/campaigns/<int(max=2147483647):campaign_id>")
+@bp.get("/campaigns/<int:campaign_id>")
 def get_campaign(campaign_id: int):
     return jsonify(campaign_json(_find(campaign_id)))
 
 
-@bp.post("/campaigns/<int(max=2147483647):campaign_id>/<any(pause, resume, cancel):action>")
+@bp.post("/campaigns/<int:campaign_id>/<any(pause, resume, cancel):action>")
 def campaign_action(campaign_id: int, action: str):
     campaign = _find(campaign_id)
     try:

@@ -41,12 +41,12 @@ def list_conversations():
     )
 
 
-@bp.get("/conversations/<int(max=2147483647):conversation_id>")
+@bp.get("/conversations/<int:conversation_id>")
 def get_conversation(conversation_id: int):
     return jsonify(conversation_json(_find(conversation_id)))
 
 
-@bp.get("/conversations/<int(max=2147483647):conversation_id>/messages")
+@bp.get("/conversations/<int:conversation_id>/messages")
 def conversation_messages(conversation_id: int):
     """Oldest first; `after` (a message's position id from `next_after`) pages forward."""
     conversation = _find(conversation_id)
@@ -69,7 +69,7 @@ def conversation_messages(conversation_id: int):
     )
 
 
-@bp.post("/conversations/<int(max=2147483647):conversation_id>/messages")
+@bp.post("/conversations/<int:conversation_id>/messages")
 def reply(conversation_id: int):
     conversation = _find(conversation_id)
     data = json_body(("body", "media_url"))

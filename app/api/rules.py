@@ -33,12 +33,12 @@ def create_rule():
     return jsonify(crud.rule_json(rule)), 201
 
 
-@bp.get("/rules/<int(max=2147483647):rule_id>")
+@bp.get("/rules/<int:rule_id>")
 def get_rule(rule_id: int):
     return jsonify(crud.rule_json(_find(rule_id)))
 
 
-@bp.route("/rules/<int(max=2147483647):rule_id>", methods=["PUT", "PATCH"])
+@bp.route("/rules/<int:rule_id>", methods=["PUT", "PATCH"])
 def update_rule(rule_id: int):
     from flask import request
 
@@ -53,7 +53,7 @@ def update_rule(rule_id: int):
     return jsonify(crud.rule_json(rule))
 
 
-@bp.delete("/rules/<int(max=2147483647):rule_id>")
+@bp.delete("/rules/<int:rule_id>")
 def delete_rule(rule_id: int):
     crud.delete_rule(_find(rule_id))
     db.session.commit()
