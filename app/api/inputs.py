@@ -169,9 +169,17 @@ def message_body(data: Mapping[str, Any], media_urls_given: bool, *, max_len: in
     return body
 
 
+def _is_uri(value: str) -> bool:
+    """RFC 3986 characters only: a host like 'Ï' must come IDNA-encoded, spaces percent-encoded."""
+    return value.isascii() and value.isprintable() and not any(c in value for c in ' "<>\\^`{|}')
+
+
 def media(data: Mapping[str, Any]) -> list[str]:
     try:
-        return media_urls(data.get("media_url"))
+        urls = media_urls(data.get("media_url"))
+        if not all(_is_uri(url) for url in urls):
+            raise PayloadError("'media_url' entries must be URLs (ASCII; encode other characters)")
+        return urls
     except (PayloadError, ValueError) as exc:  # urlsplit raises ValueError on 'http://['
         message = (
             str(exc) if isinstance(exc, PayloadError) else "'media_url' entries must be http or https URLs"
@@ -181,14 +189,14 @@ def media(data: Mapping[str, Any]) -> list[str]:
 
 def callback_url(data: Mapping[str, Any], name: str = "status_callback") -> str | None:
     value = text(data, name, max_len=2000)
-    if value is None or value == "":
+    if value is None:
         return None
     try:
         parts = urlsplit(value)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
     except ValueError:
         ok = False
-    if not ok or any(c.isspace() for c in value):
+    if not ok or not _is_uri(value):
         raise ApiError(400, errors.INVALID_CALLBACK, f"'{name}' must be an http or https URL")
     return value
 
@@ -196,8 +204,9 @@ def callback_url(data: Mapping[str, Any], name: str = "status_callback") -> str 
 def integer(
     value: Any, name: str, *, default: int | None = None, lo: int | None = None, hi: int | None = None
 ) -> int | None:
-    """An integer from a query parameter or a JSON field: ASCII digits only, within [lo, hi]."""
-    if value is None or value == "":
+    """An integer from a query parameter or a JSON field: ASCII digits only, within [lo, hi].
+    Absent (None) gives the default; an empty value (`?page=`) is an error like any non-integer."""
+    if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ApiError(400, errors.INVALID_FIELD, f"'{name}' must be an integer")

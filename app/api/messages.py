@@ -31,17 +31,17 @@ def list_messages():
     args = query_args(LIST_PARAMS)
     query = select(Message)
     direction = args.get("direction")
-    if direction:
+    if direction is not None:
         if direction not in ("inbound", "outbound"):
             raise ApiError(400, errors.INVALID_FIELD, "'direction' must be inbound or outbound")
         query = query.where(Message.direction == direction)
     status = args.get("status")
-    if status:
+    if status is not None:
         if status not in STATUSES:
             raise ApiError(400, errors.INVALID_FIELD, f"'status' must be one of {', '.join(STATUSES)}")
         query = query.where(Message.status == status)
     for name, column in (("from", Message.from_number), ("to", Message.to_number)):
-        if args.get(name):
+        if name in args:
             query = query.where(column == number(args, name))
     page = integer(args.get("page"), "page", default=1, lo=1, hi=1_000_000)
     size = integer(args.get("page_size"), "page_size", default=50, lo=1, hi=100)
