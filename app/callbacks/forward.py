@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -123,6 +124,13 @@ def deliver(forward_id: int) -> bool:
     return error is None
 
 
+def _loopback_allowed() -> bool:
+    """CALLBACKS_ALLOW_LOOPBACK=1: tests and a laptop may receive forwards on 127.0.0.1/::1 (never
+    private or link-local addresses). Off unless set."""
+    value = current_app.config.get("CALLBACKS_ALLOW_LOOPBACK", os.environ.get("CALLBACKS_ALLOW_LOOPBACK"))
+    return value in (True, "1", "true", "yes")
+
+
 def post(url: str, payload: dict, event_id: str) -> str | None:
     """POST the payload signed; None on a 2xx, else why (`refused: …`, `HTTP 500`, `network: …`)."""
     body = json.dumps(payload, separators=(",", ":"))
@@ -136,9 +144,7 @@ def post(url: str, payload: dict, event_id: str) -> str | None:
         "webhook-signature": signature,
     }
     try:
-        session, target = pinned_session(
-            url, allow_loopback=bool(current_app.config.get("CALLBACKS_ALLOW_LOOPBACK"))
-        )
+        session, target = pinned_session(url, allow_loopback=_loopback_allowed())
     except Refused as exc:
         return f"refused: {exc}"
     try:
