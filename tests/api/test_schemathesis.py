@@ -55,7 +55,7 @@ def test_own_api_conforms_to_its_openapi_document(live_server, api_key, tmp_path
         str(tmp_path),
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     if os.environ.get("SCHEMATHESIS_OUTPUT"):  # to read the whole report (case counts, failures)
         Path(os.environ["SCHEMATHESIS_OUTPUT"]).write_text(output)
