@@ -226,3 +226,26 @@ def test_webhook_counters_add_up_across_processes(tmp_path, database_url, app):
     )
     out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, timeout=60, capture_output=True)
     assert 'sms_webhooks_total{kind="inbound",outcome="stored"} 5.0' in out.stdout.decode()
+
+
+def test_the_counter_and_forward_triggers_survive_every_migration(app):
+    """SQLite drops a table's triggers when a later migration rebuilds the table (batch mode):
+    this fails if a migration after 0005 does that without recreating them."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    expected = {
+        "metric_messages_insert",
+        "metric_messages_update",
+        "metric_messages_delete",
+        "callback_forward",
+    }
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'messages'"
+        else:
+            query = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'messages'::regclass AND NOT tgisinternal"
+        names = set(db.session.execute(text(query)).scalars())
+        db.session.remove()
+    assert expected <= names
