@@ -29,3 +29,19 @@ def on_starting(server):
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         sys.exit(1)
+
+
+# Prometheus multiprocess mode: every worker writes its counters to files in one directory, so a
+# scrape answered by any worker shows the sum over all of them (app/metrics.py). Set before the
+# workers import the app; a fresh directory per start so old workers' files never count.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sms-metrics-")
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges are dropped; its counters stay in the sum."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

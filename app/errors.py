@@ -1,8 +1,57 @@
-"""JSON errors: {"error": {"code": "...", "message": "..."}}."""
+"""JSON errors: {"error": {"code": "...", "message": "..."}}, one code scheme for /api/v1.
+
+Codes are Twilio's numeric codes (as strings) wherever Twilio defines one for the situation, so a
+client written for Twilio or Telefonie reads them unchanged; the few situations Twilio has no code
+for use one lower-case word each. Every situation has exactly one code, whatever route it comes
+from: the README lists them. Words that older code (or another module) still raises for a
+situation Twilio does have a number for are mapped here, so the scheme holds in one place.
+"""
 
 from __future__ import annotations
 
 from flask import Response, jsonify
+
+# Twilio's codes.
+UNKNOWN_PARAMETER = "20001"  # an unknown JSON field or query parameter
+UNAUTHENTICATED = "20003"  # missing or wrong X-API-Key
+NOT_FOUND = "20404"  # no such resource (unknown id, unknown route)
+TOO_MANY_REQUESTS = "20429"
+INTERNAL_ERROR = "20500"
+UNAVAILABLE = "20503"  # the database is unavailable: retry after Retry-After
+INVALID_NUMBER = "21211"  # a phone number that is not E.164 ('to', contacts, recipients)
+INVALID_FROM = "21212"  # 'from' is not an E.164 number
+BODY_REQUIRED = "21602"  # no body and no media, or a blank body
+INVALID_CALLBACK = "21609"  # status_callback is not an http(s) URL
+OPTED_OUT = "21610"  # the recipient has opted out
+BODY_TOO_LONG = "21617"  # over 10 segments (or over the character cap)
+INVALID_MEDIA = "21620"  # media_url is not a list of up to 10 http(s) URLs
+
+# Situations Twilio has no code for.
+INVALID_JSON = "invalid_json"  # not a JSON object, NaN/Infinity, lone surrogates, NUL, too deep
+INVALID_FIELD = "invalid_field"  # a known field or parameter with a bad value
+MISSING_FIELD = "missing_field"
+INVALID_RULE = "invalid_rule"
+INVALID_TRANSITION = "invalid_transition"  # e.g. resuming a running campaign
+CONFLICT = "conflict"
+METHOD_NOT_ALLOWED = "method_not_allowed"
+PAYLOAD_TOO_LARGE = "payload_too_large"
+UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+
+# Older spellings of situations that have a Twilio code.
+ALIASES = {"not_found": NOT_FOUND, "invalid_cursor": INVALID_FIELD, "unknown_field": UNKNOWN_PARAMETER}
+
+# The code of an HTTP error raised by Flask or Werkzeug (routing, body size, ...).
+BY_STATUS = {
+    400: INVALID_FIELD,
+    401: UNAUTHENTICATED,
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+    409: CONFLICT,
+    413: PAYLOAD_TOO_LARGE,
+    415: UNSUPPORTED_MEDIA_TYPE,
+    429: TOO_MANY_REQUESTS,
+    503: UNAVAILABLE,
+}
 
 
 class ApiError(Exception):
@@ -15,7 +64,8 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str | int, message: str, headers: dict | None = None) -> Response:
-    resp = jsonify({"error": {"code": str(code), "message": message}})
+    code = ALIASES.get(str(code), str(code))
+    resp = jsonify({"error": {"code": code, "message": message}})
     resp.status_code = status
     for key, value in (headers or {}).items():
         resp.headers[key] = value

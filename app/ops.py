@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import hmac
+import os
+
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from app import metrics
-from app.conversations.models import Message
 from app.extensions import db
 
 bp = Blueprint("ops", __name__)
@@ -32,46 +33,30 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics_page():
+    """Prometheus exposition. In production it needs `Authorization: Bearer $METRICS_TOKEN`, and
+    without METRICS_TOKEN set it is not served at all (404): counts of messages and webhooks are
+    business data. Elsewhere it is open unless METRICS_TOKEN is set."""
+    token = current_app.config.get("METRICS_TOKEN", os.environ.get("METRICS_TOKEN")) or ""
+    if not token and current_app.config.get("APP_ENV") == "production":
+        return jsonify(
+            {"error": {"code": "not_found", "message": "set METRICS_TOKEN to serve /metrics"}}
+        ), 404
+    if token and not _bearer_matches(token):
+        resp = jsonify({"error": {"code": "unauthorized", "message": "send Authorization: Bearer <token>"}})
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return resp, 401
     try:
-        extra = database_metrics()
-    except Exception:
+        extra = b"".join(generate_latest(_Once(family)) for family in metrics.database_families())
+    except Exception:  # the process metrics are still worth serving while the database is away
         db.session.rollback()
         extra = b"# database metrics unavailable\n"
-    body = generate_latest(metrics.registry) + extra
+    body = metrics.process_metrics() + extra
     return Response(body, mimetype="text/plain; version=0.0.4")
 
 
-def database_metrics() -> bytes:
-    by_status = GaugeMetricFamily(
-        "sms_messages", "Messages by direction and status", labels=["direction", "status"]
-    )
-    for direction, status, count in db.session.execute(
-        select(Message.direction, Message.status, func.count()).group_by(Message.direction, Message.status)
-    ):
-        by_status.add_metric([direction, status], count)
-    queue = db.session.scalar(
-        select(func.count()).where(
-            Message.direction == "outbound", Message.status == "queued", Message.provider_id.is_(None)
-        )
-    )
-    depth = GaugeMetricFamily("sms_queue_depth", "Outbound messages waiting for the worker", value=queue or 0)
-    attempts_row = db.session.execute(
-        select(
-            func.coalesce(func.sum(Message.attempts), 0),
-            func.count(Message.send_latency_ms),
-            func.coalesce(func.sum(Message.send_latency_ms), 0),
-        ).where(Message.direction == "outbound")
-    ).one()
-    attempts = GaugeMetricFamily(
-        "sms_send_attempts", "Send attempts made to the provider", value=attempts_row[0]
-    )
-    latency = GaugeMetricFamily(
-        "sms_send_latency_seconds", "Provider send latency of accepted messages", labels=["stat"]
-    )
-    latency.add_metric(["count"], attempts_row[1])
-    latency.add_metric(["sum"], attempts_row[2] / 1000.0)
-    db.session.rollback()
-    return b"".join(generate_latest(_Once(m)) for m in (by_status, depth, attempts, latency))
+def _bearer_matches(token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 class _Once:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app import settings
 from app.api import bp
-from app.api.inputs import integer, json_body, media, number, text
+from app.api.inputs import integer, json_body, media, message_body, number, text
 from app.campaigns import service
 from app.campaigns.models import Campaign
 from app.conversations.serialize import iso
@@ -17,6 +17,7 @@ from app.telefonie import segments
 from app.telefonie.numbers import InvalidNumber, normalize_e164
 
 MAX_RECIPIENTS = 10_000
+CREATE_FIELDS = ("name", "from", "body", "media_url", "recipients", "rate_per_minute")
 
 
 def campaign_json(campaign: Campaign) -> dict:
@@ -51,15 +52,13 @@ def _recipients(data: dict) -> list[str]:
 
 @bp.post("/campaigns")
 def create_campaign():
-    data = json_body()
+    data = json_body(CREATE_FIELDS)
     name = (text(data, "name", max_len=200, required=True) or "").strip()
     if not name:
         raise ApiError(400, "missing_field", "'name' is required")
     from_ = number(data, "from")
-    body = text(data, "body", max_len=1600) or ""
     media_urls = media(data)
-    if not body and not media_urls:
-        raise ApiError(400, "21602", "'body' or 'media_url' is required")
+    body = message_body(data, bool(media_urls))
     info = segments.analyze(body)
     if info.num_segments > segments.MAX_SEGMENTS:
         raise ApiError(

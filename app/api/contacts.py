@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 from sqlalchemy import select
 
+from app import errors
 from app.api import bp
+from app.api.inputs import json_body
 from app.consent import service as consent
 from app.consent.models import ConsentEvent
 from app.conversations.models import Contact
@@ -18,16 +20,16 @@ from app.telefonie.numbers import InvalidNumber, normalize_e164
 
 def _phone(value: str) -> str:
     try:
-        return normalize_e164(value, "phone")
+        return normalize_e164(value[:40], "phone")
     except InvalidNumber as exc:
-        raise ApiError(400, "21211", str(exc)) from exc
+        raise ApiError(400, errors.INVALID_NUMBER, str(exc)) from exc
 
 
 @bp.get("/contacts/<phone>")
 def get_contact(phone: str):
     contact = db.session.scalar(select(Contact).where(Contact.phone == _phone(phone)))
     if contact is None:
-        raise ApiError(404, "not_found", f"no contact {phone}")
+        raise ApiError(404, errors.NOT_FOUND, f"no contact {_phone(phone)}")
     events = db.session.scalars(
         select(ConsentEvent).where(ConsentEvent.contact_id == contact.id).order_by(ConsentEvent.id)
     )
@@ -59,10 +61,10 @@ def opt_in(phone: str):
 
 
 def _change(phone: str, action):
-    data = request.get_json(silent=True) if request.mimetype == "application/json" else None
-    reason = data.get("reason") if isinstance(data, dict) else None
+    data = json_body(("reason",), optional=True)
+    reason = data.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-        raise ApiError(400, "invalid_field", "'reason' must be a string of at most 500 characters")
+        raise ApiError(400, errors.INVALID_FIELD, "'reason' must be a string of at most 500 characters")
     contact = get_or_create_contact(_phone(phone))
     changed = action(contact, source="api", reason=reason, actor=f"api-key:{_key_name()}")
     db.session.commit()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from datetime import UTC
+
+from flask import jsonify
 from sqlalchemy import and_, select
 
+from app import errors
 from app.api import bp
-from app.api.inputs import integer, json_body, media, text
+from app.api.inputs import MAX_ID, integer, json_body, media, message_body, query_args, text
 from app.conversations import queries
 from app.conversations.models import Conversation, Message
 from app.conversations.serialize import conversation_json, message_json
@@ -17,18 +20,18 @@ from app.extensions import db
 
 @bp.get("/conversations")
 def list_conversations():
-    limit = integer(request.args.get("limit"), "limit", default=50, lo=1, hi=100)
-    filters = tuple(f for f in request.args.get("filter", "").split(",") if f)
+    args = query_args(("filter", "q", "cursor", "limit"))
+    limit = integer(args.get("limit"), "limit", default=50, lo=1, hi=100)
+    filters = tuple(f for f in args.get("filter", "").split(",") if f)
     if bad := [f for f in filters if f not in queries.FILTERS and f != "mine"]:
-        raise ApiError(400, "invalid_field", f"unknown filter {bad[0]!r}; use {', '.join(queries.FILTERS)}")
+        raise ApiError(
+            400, errors.INVALID_FIELD, f"unknown filter {bad[0]!r}; use {', '.join(queries.FILTERS)}"
+        )
     filters = tuple(f for f in filters if f != "mine")  # an API key has no user
     cursor = None
-    if request.args.get("cursor"):
-        try:
-            cursor = queries.Cursor.decode(request.args["cursor"])
-        except queries.BadCursor as exc:
-            raise ApiError(400, "invalid_cursor", str(exc)) from exc
-    search = text(request.args, "q", max_len=100)
+    if args.get("cursor"):
+        cursor = _cursor(args["cursor"])
+    search = text(args, "q", max_len=100)
     rows = list(db.session.scalars(queries.inbox(filters=filters, search=search, cursor=cursor, limit=limit)))
     return jsonify(
         {
@@ -47,8 +50,9 @@ def get_conversation(conversation_id: int):
 def conversation_messages(conversation_id: int):
     """Oldest first; `after` (a message's position id from `next_after`) pages forward."""
     conversation = _find(conversation_id)
-    limit = integer(request.args.get("limit"), "limit", default=100, lo=1, hi=500)
-    after = integer(request.args.get("after"), "after", default=0, lo=0)
+    args = query_args(("after", "limit"))
+    limit = integer(args.get("limit"), "limit", default=100, lo=1, hi=500)
+    after = integer(args.get("after"), "after", default=0, lo=0, hi=MAX_ID)
     rows = list(
         db.session.scalars(
             select(Message)
@@ -68,16 +72,14 @@ def conversation_messages(conversation_id: int):
 @bp.post("/conversations/<int:conversation_id>/messages")
 def reply(conversation_id: int):
     conversation = _find(conversation_id)
-    data = json_body()
-    body = text(data, "body") or ""
+    data = json_body(("body", "media_url"))
     media_urls = media(data)
-    if not body and not media_urls:
-        raise ApiError(400, "21602", "'body' or 'media_url' is required")
+    body = message_body(data, bool(media_urls))
     try:
         message = queue_outbound(conversation, body, media_urls=media_urls, source="api")
     except BodyTooLong as exc:
         db.session.rollback()
-        raise ApiError(400, "21617", str(exc)) from exc
+        raise ApiError(400, errors.BODY_TOO_LONG, str(exc)) from exc
     db.session.commit()
     return jsonify(message_json(message)), 201
 
@@ -85,5 +87,17 @@ def reply(conversation_id: int):
 def _find(conversation_id: int) -> Conversation:
     conversation = db.session.get(Conversation, conversation_id)
     if conversation is None:
-        raise ApiError(404, "not_found", f"no conversation {conversation_id}")
+        raise ApiError(404, errors.NOT_FOUND, f"no conversation {conversation_id}")
     return conversation
+
+
+def _cursor(value: str) -> queries.Cursor:
+    """A cursor from `next_cursor`; anything else (edited, huge ids, dates out of range) is a 400."""
+    try:
+        cursor = queries.Cursor.decode(value[:200])
+        cursor.last_message_at.astimezone(UTC)  # year 1 at +14:00 overflows here, not in the query
+        if not 0 <= cursor.id <= MAX_ID or len(value) > 200:
+            raise queries.BadCursor("out of range")
+    except (queries.BadCursor, OverflowError, ValueError, RecursionError) as exc:
+        raise ApiError(400, errors.INVALID_FIELD, "'cursor' is not valid; start again without it") from exc
+    return cursor

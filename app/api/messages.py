@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 from sqlalchemy import delete, func, select
 
+from app import errors
 from app.api import bp
-from app.api.inputs import integer, json_body, media, number, text
+from app.api.inputs import callback_url, integer, json_body, media, message_body, number, query_args
 from app.conversations.models import Message, Receipt
 from app.conversations.serialize import message_json
 from app.conversations.service import (
@@ -22,24 +23,29 @@ from app.extensions import db
 STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed", "receiving", "received")
 
 
+LIST_PARAMS = ("direction", "status", "from", "to", "page", "page_size")
+SEND_FIELDS = ("to", "from", "body", "media_url", "status_callback", "validity_period")
+
+
 @bp.get("/messages")
 def list_messages():
+    args = query_args(LIST_PARAMS)
     query = select(Message)
-    direction = request.args.get("direction")
-    if direction:
+    direction = args.get("direction")
+    if direction is not None:
         if direction not in ("inbound", "outbound"):
-            raise ApiError(400, "invalid_field", "'direction' must be inbound or outbound")
+            raise ApiError(400, errors.INVALID_FIELD, "'direction' must be inbound or outbound")
         query = query.where(Message.direction == direction)
-    status = request.args.get("status")
-    if status:
+    status = args.get("status")
+    if status is not None:
         if status not in STATUSES:
-            raise ApiError(400, "invalid_field", f"'status' must be one of {', '.join(STATUSES)}")
+            raise ApiError(400, errors.INVALID_FIELD, f"'status' must be one of {', '.join(STATUSES)}")
         query = query.where(Message.status == status)
     for name, column in (("from", Message.from_number), ("to", Message.to_number)):
-        if request.args.get(name):
-            query = query.where(column == number(request.args, name))
-    page = integer(request.args.get("page"), "page", default=1, lo=1, hi=1_000_000)
-    size = integer(request.args.get("page_size"), "page_size", default=50, lo=1, hi=100)
+        if name in args:
+            query = query.where(column == number(args, name))
+    page = integer(args.get("page"), "page", default=1, lo=1, hi=1_000_000)
+    size = integer(args.get("page_size"), "page_size", default=50, lo=1, hi=100)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(Message.id.desc()).offset((page - 1) * size).limit(size))
     return jsonify(
@@ -49,13 +55,14 @@ def list_messages():
 
 @bp.post("/messages")
 def send_message():
-    data = json_body()
+    """The seed's POST /messages, every field known; `status_callback` is stored and each status
+    of the message is forwarded to it (app.callbacks)."""
+    data = json_body(SEND_FIELDS)
     to = number(data, "to")
-    from_ = number(data, "from")
-    body = text(data, "body", max_len=1600) or ""
+    from_ = number(data, "from", errors.INVALID_FROM)
     media_urls = media(data)
-    if not body and not media_urls:
-        raise ApiError(400, "21602", "'body' or 'media_url' is required")
+    body = message_body(data, bool(media_urls))
+    callback = callback_url(data)
     validity = integer(data.get("validity_period"), "validity_period", lo=1, hi=14400)
     contact = get_or_create_contact(to)
     conversation = get_or_create_conversation(from_, contact)
@@ -65,10 +72,12 @@ def send_message():
         )
     except BodyTooLong as exc:
         db.session.rollback()
-        raise ApiError(400, "21617", str(exc)) from exc
+        raise ApiError(400, errors.BODY_TOO_LONG, str(exc)) from exc
     except Exception:
         db.session.rollback()
         raise
+    if callback:
+        message.status_callback = callback
     db.session.commit()
     return jsonify(message_json(message)), 201
 
@@ -90,8 +99,8 @@ def delete_message(sid: str):
 
 def _find(sid: str) -> Message:
     message = None
-    if sid.isprintable() and len(sid) <= 40:
+    if sid.isascii() and sid.isprintable() and len(sid) <= 40:
         message = db.session.scalar(select(Message).where(Message.sid == sid))
     if message is None:
-        raise ApiError(404, "20404", f"no message {sid[:40]!r}")
+        raise ApiError(404, errors.NOT_FOUND, f"no message {sid[:40].encode('ascii', 'replace').decode()!r}")
     return message

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from app import errors
 from app.api import bp
 from app.api.inputs import json_body, number, text
 from app.errors import ApiError
 from app.extensions import db
 from app.rules import crud
 from app.rules.models import Rule
-from app.rules.validation import RuleError
+from app.rules.validation import FIELDS, IGNORED, RuleError
 from app.telefonie.schema import parse_time
 from app.types import utcnow
 
@@ -22,7 +23,7 @@ def list_rules():
 
 @bp.post("/rules")
 def create_rule():
-    data = json_body()
+    data = json_body((*FIELDS, *IGNORED))
     try:
         rule = crud.create_rule(data)
     except crud.DuplicateName as exc:
@@ -45,7 +46,7 @@ def update_rule(rule_id: int):
     from flask import request
 
     rule = _find(rule_id)
-    data = json_body()
+    data = json_body((*FIELDS, *IGNORED))
     try:
         crud.update_rule(rule, data, partial=request.method == "PATCH")
     except crud.DuplicateName as exc:
@@ -67,7 +68,7 @@ def delete_rule(rule_id: int):
 
 @bp.post("/rules/test")
 def test_rule():
-    data = json_body()
+    data = json_body(("from", "to", "body", "at"))
     from_number = number(data, "from")
     to_number = number(data, "to")
     body = text(data, "body", required=True)
@@ -75,7 +76,7 @@ def test_rule():
     if data.get("at") is not None:
         at = parse_time(data["at"]) if isinstance(data["at"], str) else None
         if at is None:
-            raise ApiError(400, "invalid_field", "'at' must be an ISO 8601 date-time")
+            raise ApiError(400, errors.INVALID_FIELD, "'at' must be an ISO 8601 date-time")
     result = crud.try_message(from_number, to_number, body, at)
     db.session.rollback()
     return jsonify(result)
@@ -84,5 +85,5 @@ def test_rule():
 def _find(rule_id: int) -> Rule:
     rule = db.session.get(Rule, rule_id)
     if rule is None:
-        raise ApiError(404, "not_found", f"no rule {rule_id}")
+        raise ApiError(404, errors.NOT_FOUND, f"no rule {rule_id}")
     return rule

@@ -91,6 +91,7 @@ class Message(db.Model):
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(String(500))
     validity_period: Mapped[int | None] = mapped_column(Integer)
+    status_callback: Mapped[str | None] = mapped_column(String(2000))  # app.callbacks forwards here
     source: Mapped[str] = mapped_column(
         String(12), default="provider"
     )  # provider|api|agent|rule|consent|campaign

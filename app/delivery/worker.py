@@ -17,6 +17,7 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import func, or_, select, update
 
+from app.callbacks import forward_due
 from app.conversations.models import Message
 from app.conversations.service import apply_pending_receipts
 from app.dbutil import dialect, lock_key
@@ -70,6 +71,7 @@ class Worker:
 
         with self.app.app_context():
             try:
+                forward_due(20)  # status_callback forwards (app.callbacks), posted in the background
                 return campaigns.dispatch()
             except Exception:
                 db.session.rollback()

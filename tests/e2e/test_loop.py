@@ -54,6 +54,7 @@ class Stack:
             "SANDBOX_TIMEOUT_DELAY": "2",
             "APP_ENV": "production",
             "LOG_FORMAT": "json",
+            "METRICS_TOKEN": "e2e-metrics-token",
         }
         self.procs: dict[str, subprocess.Popen] = {}
 
@@ -253,5 +254,7 @@ def test_worker_killed_mid_send_leaves_nothing_stuck(e2e):
 
 def test_metrics_and_health(e2e):
     assert requests.get(e2e.base + "/healthz", timeout=5).status_code == 200
-    text = requests.get(e2e.base + "/metrics", timeout=5).text
+    assert requests.get(e2e.base + "/metrics", timeout=5).status_code == 401  # production: token needed
+    auth = {"Authorization": "Bearer e2e-metrics-token"}
+    text = requests.get(e2e.base + "/metrics", headers=auth, timeout=5).text
     assert "sms_queue_depth" in text and "sms_messages" in text and "sms_send_attempts" in text
