@@ -127,6 +127,7 @@ RULE_BODY = {
     "additionalProperties": False,
     "properties": {
         "id": {"description": "ignored (the id is in the path)"},
+        "disabled_reason": {"description": "ignored (read-only: why the service disabled the rule)"},
         "name": STR,
         "enabled": BOOL,
         "priority": INT,
@@ -212,7 +213,10 @@ PATHS = {
             params=[
                 _q(
                     "filter",
-                    {"type": "string", "description": "open, closed, unread, flagged, opted_out, mine, campaigns"},
+                    {
+                        "type": "string",
+                        "description": "open, closed, unread, flagged, opted_out, mine, campaigns",
+                    },
                 ),
                 _q("q", {"type": "string", "maxLength": 100}),
                 _q("cursor", STR),

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import app.types
 
 revision = '0005'
-down_revision = '0003'
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
