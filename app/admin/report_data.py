@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 
 from app.accounts.models import User
 from app.admin.models import ThreadEvent
@@ -62,7 +62,7 @@ class Bucket:
 
 def day_expr(column):
     if db.engine.dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
+        return func.date(func.timezone(literal_column("'UTC'"), column))
     return func.date(column)
 
 

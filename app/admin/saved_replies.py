@@ -128,7 +128,7 @@ def saved_reply_delete(reply_id: int):
 def saved_reply_picker(conversation_id: int):
     """The saved replies whose title contains `q`, rendered for this thread's contact."""
     conversation = find(conversation_id)
-    q = request.args.get("q", "")[:MAX_TITLE].strip().lower()
+    q = request.args.get("q", "")[:MAX_TITLE].replace("\x00", "").strip().lower()
     query = select(SavedReply).order_by(func.lower(SavedReply.title)).limit(PICKER_LIMIT)
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
