@@ -78,12 +78,15 @@ class Hub:
 
     def _run(self) -> None:
         backoff = 0.5
+        reconnect = False
         while not self.stop.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.ready.set()
-                    self.publish('{"k":"resync"}')  # after a reconnect something may have been missed
+                    if reconnect:  # something may have been missed while the connection was down
+                        self.publish('{"k":"resync"}')
+                    reconnect = True
                     backoff = 0.5
                     while not self.stop.is_set():
                         for note in conn.notifies(timeout=5.0):

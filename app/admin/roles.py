@@ -72,14 +72,14 @@ def admin_only_request() -> bool:
 
 @bp.before_request
 def enforce_roles():
-    if not current_user.is_authenticated:
-        return None
-    if not current_user.active:
+    if getattr(current_user, "active", True) is False:  # UserMixin counts it as not authenticated
         logout_user()
         if request.accept_mimetypes.best == "application/json" or request.path.endswith(".json"):
             return jsonify({"error": {"code": "unauthorized", "message": "this account is deactivated"}}), 401
         flash("This account is deactivated.", "error")
         return redirect(url_for("admin.login"))
+    if not current_user.is_authenticated:
+        return None
     if admin_only_request() and not is_admin():
         abort(403)
     return None

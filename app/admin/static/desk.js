@@ -217,7 +217,7 @@
         notify(data);
       });
     } else {
-      window.adminUI.every(5000, refreshUnread);
+      window.adminUI.every(2000, refreshUnread);
     }
   });
 })();
