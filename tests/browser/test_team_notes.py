@@ -15,7 +15,9 @@ PHONE = "+14155550171"
 NOTE = "Called her back: the parcel is at the depot <b>bold?</b>"
 
 
-def test_note_shows_in_the_timeline_and_never_reaches_the_sandbox(desk, sandbox, worker, query, app, open_tab):
+def test_note_shows_in_the_timeline_and_never_reaches_the_sandbox(
+    desk, sandbox, worker, query, app, open_tab
+):
     sandbox.inbound(PHONE, "Where is my parcel?")
     cid = conversation_id(query, PHONE)
     # a colleague has the thread open: the note reaches their page too (push, or polling on SQLite)
@@ -40,5 +42,5 @@ def test_note_shows_in_the_timeline_and_never_reaches_the_sandbox(desk, sandbox,
     bodies = [m.get("body") for m in sandbox.messages()]
     assert "It is on its way." in bodies
     assert not any("depot" in (b or "") for b in bodies), bodies
-    response = desk.request.get("/admin/conversations/%d/messages.json" % cid)
+    response = desk.request.get(f"/admin/conversations/{cid}/messages.json")
     assert all("depot" not in m["body"] for m in response.json()["messages"])
