@@ -69,7 +69,7 @@
     if (window.desk && window.desk.live) {
       var run = window.desk.coalesce(refresh);
       window.desk.on(function (data) {
-        if (data.k !== "msg") run();
+        if (data.k !== "msg" && data.k !== "note") run();
       });
     } else {
       window.adminUI.every(POLL_MS, refresh);
