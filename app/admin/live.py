@@ -150,14 +150,23 @@ def sse(q: queue.Queue, user_id: int, h: Hub, max_seconds: float, heartbeat: flo
         h.unsubscribe(q)
 
 
+def setting(name: str, default: float) -> float:
+    """App config (tests) first, then the environment (operators), then the default."""
+    value = current_app.config.get(name) or os.environ.get(name) or default
+    try:
+        return max(0.05, float(value))
+    except ValueError:
+        return default
+
+
 @bp.get("/events")
 def events():
     """text/event-stream; each `data:` is a desk_events payload (see migration 0010)."""
     if not enabled():
         abort(404)
     user_id = current_user.id
-    max_seconds = float(current_app.config.get("SSE_MAX_SECONDS", 300))
-    heartbeat = float(current_app.config.get("SSE_HEARTBEAT_SECONDS", 15))
+    max_seconds = setting("SSE_MAX_SECONDS", 300)
+    heartbeat = setting("SSE_HEARTBEAT_SECONDS", 15)
     h = hub()
     q = h.subscribe()
     db.session.remove()  # hold no pooled connection for the life of the stream

@@ -45,6 +45,7 @@ def bars(days: list[dict], keys: tuple[str, ...]) -> dict:
     for i, d in enumerate(days):
         for j, key in enumerate(keys):
             value = d[key] or 0
+            shown = f"{value:g}"
             height = (CHART_H - PAD) * value / peak
             x = PAD + i * group + group * 0.1 + j * width
             rects.append(
@@ -54,7 +55,7 @@ def bars(days: list[dict], keys: tuple[str, ...]) -> dict:
                     "w": round(width, 1),
                     "h": round(height, 1),
                     "key": key,
-                    "title": f"{d['day']}: {value} {key}",
+                    "title": f"{d['day']}: {shown} {key}",
                 }
             )
         if len(days) <= 14 or i % max(1, len(days) // 10) == 0:
@@ -65,13 +66,16 @@ def bars(days: list[dict], keys: tuple[str, ...]) -> dict:
 @bp.get("/reports")
 def reports():
     data = compute(span())
-    frt = [{**d, "frt_minutes": round((d["frt_median"] or 0) / 60, 1)} for d in data["days"]]
+    slowest = max([d["frt_median"] or 0 for d in data["days"]] + [0])
+    unit, divisor = ("minutes", 60) if slowest >= 120 else ("seconds", 1)
+    frt = [{**d, "frt": round((d["frt_median"] or 0) / divisor, 1)} for d in data["days"]]
     return render_template(
         "admin/reports.html",
         data=data,
         spans=SPANS,
         volume=bars(data["days"], ("opened", "closed")),
-        speed=bars(frt, ("frt_minutes",)),
+        speed=bars(frt, ("frt",)),
+        speed_unit=unit,
         duration=duration,
     )
 
