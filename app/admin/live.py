@@ -169,6 +169,7 @@ def events():
     heartbeat = setting("SSE_HEARTBEAT_SECONDS", 15)
     h = hub()
     q = h.subscribe()
+    h.ready.wait(2.0)  # a just-started listener: let LISTEN be in place before the tab relies on it
     db.session.remove()  # hold no pooled connection for the life of the stream
     return Response(
         sse(q, user_id, h, max_seconds, heartbeat),

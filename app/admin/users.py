@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -41,8 +41,6 @@ def page(status: int = 200, **extra):
 def find_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        from flask import abort
-
         abort(404)
     return user
 

@@ -24,6 +24,7 @@ def test_inbox_and_thread_update_by_push(desk, sandbox, query, app):
     if not is_postgres(app):
         pytest.skip("push needs PostgreSQL LISTEN/NOTIFY; SQLite polls (test_polling_fallback)")
     expect(desk.locator("html")).to_have_attribute("data-push", "open")
+    desk.wait_for_timeout(800)  # the one catch-up fetch a new stream makes
     requests = watch_requests(desk)
     desk.wait_for_timeout(2500)  # idle: nothing asked
     assert [u for u in requests if ".json" in u or "/events" in u] == []
@@ -39,6 +40,7 @@ def test_inbox_and_thread_update_by_push(desk, sandbox, query, app):
     cid = conversation_id(query, "+14155550181")
     desk.goto(f"/admin/conversations/{cid}")
     expect(desk.locator("html")).to_have_attribute("data-push", "open")
+    desk.wait_for_timeout(800)
     requests.clear()
     desk.wait_for_timeout(2500)
     assert [u for u in requests if "messages.json" in u] == []

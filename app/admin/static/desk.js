@@ -65,6 +65,9 @@
       window.location.reload();
     });
     source.onopen = function () {
+      // Whatever changed between drawing the page (or the last stream) and this stream starting
+      // was told to nobody: catch up once.
+      emit({ k: "resync" });
       document.documentElement.dataset.push = "open";
     };
     return true;
