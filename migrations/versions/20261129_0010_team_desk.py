@@ -14,26 +14,38 @@ down_revision = '0003'
 branch_labels = None
 depends_on = None
 
-# The desk's push channel (app/admin/events.py LISTENs on desk_events). A trigger, not app code,
+# The desk's push channel (app/admin/live.py LISTENs on desk_events). A trigger, not app code,
 # so every writer (webhooks, worker, API, campaigns, other machines) is heard; NOTIFY is sent at
 # commit, and only then. Payload: {"c": conversation id, "k": kind, "a": assignee id, "p": preview}
 # where kind is "in" (a new inbound message), "msg" (another message row or a status change),
 # "conv" (the thread's state changed: read, assigned, closed, tagged...) or "note" (a private note).
 PG_NOTIFY = [
+    # New messages: one statement-level trigger; a bulk insert (over 50 rows: data loads, campaign
+    # batches) sends one "resync" instead of a notification per row.
     """
-    CREATE OR REPLACE FUNCTION desk_notify_message() RETURNS trigger AS $$
-    DECLARE assignee integer;
+    CREATE OR REPLACE FUNCTION desk_notify_messages_inserted() RETURNS trigger AS $$
+    DECLARE r record;
     BEGIN
-      IF TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status THEN
+      IF (SELECT count(*) FROM (SELECT 1 FROM new_messages LIMIT 51) s) > 50 THEN
+        PERFORM pg_notify('desk_events', '{"k": "resync"}');
         RETURN NULL;
       END IF;
-      IF TG_OP = 'INSERT' AND NEW.direction = 'inbound' THEN
-        SELECT assignee_id INTO assignee FROM conversations WHERE id = NEW.conversation_id;
-        PERFORM pg_notify('desk_events', json_build_object(
-          'c', NEW.conversation_id, 'k', 'in', 'a', assignee, 'p', left(NEW.body, 100))::text);
-      ELSE
-        PERFORM pg_notify('desk_events', json_build_object('c', NEW.conversation_id, 'k', 'msg')::text);
-      END IF;
+      FOR r IN SELECT m.conversation_id, m.direction, left(m.body, 100) AS preview, c.assignee_id
+               FROM new_messages m LEFT JOIN conversations c ON c.id = m.conversation_id LOOP
+        IF r.direction = 'inbound' THEN
+          PERFORM pg_notify('desk_events', json_build_object(
+            'c', r.conversation_id, 'k', 'in', 'a', r.assignee_id, 'p', r.preview)::text);
+        ELSE
+          PERFORM pg_notify('desk_events', json_build_object('c', r.conversation_id, 'k', 'msg')::text);
+        END IF;
+      END LOOP;
+      RETURN NULL;
+    END $$ LANGUAGE plpgsql
+    """,
+    """
+    CREATE OR REPLACE FUNCTION desk_notify_message_status() RETURNS trigger AS $$
+    BEGIN
+      PERFORM pg_notify('desk_events', json_build_object('c', NEW.conversation_id, 'k', 'msg')::text);
       RETURN NULL;
     END $$ LANGUAGE plpgsql
     """,
@@ -45,6 +57,18 @@ PG_NOTIFY = [
     END $$ LANGUAGE plpgsql
     """,
     """
+    CREATE OR REPLACE FUNCTION desk_notify_conversations_inserted() RETURNS trigger AS $$
+    BEGIN
+      IF (SELECT count(*) FROM (SELECT 1 FROM new_conversations LIMIT 51) s) > 50 THEN
+        PERFORM pg_notify('desk_events', '{"k": "resync"}');
+      ELSE
+        PERFORM pg_notify('desk_events', json_build_object('c', id, 'k', 'conv', 'a', assignee_id)::text)
+        FROM new_conversations;
+      END IF;
+      RETURN NULL;
+    END $$ LANGUAGE plpgsql
+    """,
+    """
     CREATE OR REPLACE FUNCTION desk_notify_note() RETURNS trigger AS $$
     BEGIN
       PERFORM pg_notify('desk_events', json_build_object('c', NEW.conversation_id, 'k', 'note')::text);
@@ -52,17 +76,42 @@ PG_NOTIFY = [
     END $$ LANGUAGE plpgsql
     """,
     """
+    CREATE TRIGGER desk_events_messages_inserted AFTER INSERT ON messages
+    REFERENCING NEW TABLE AS new_messages FOR EACH STATEMENT EXECUTE FUNCTION desk_notify_messages_inserted()
+    """,
+    """
+    CREATE TRIGGER desk_events_messages_status AFTER UPDATE OF status ON messages
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION desk_notify_message_status()
+    """,
+    """
+    CREATE TRIGGER desk_events_conversations_inserted AFTER INSERT ON conversations
+    REFERENCING NEW TABLE AS new_conversations FOR EACH STATEMENT
+    EXECUTE FUNCTION desk_notify_conversations_inserted()
+    """,
+    """
+    CREATE TRIGGER desk_events_conversations AFTER UPDATE ON conversations
+    FOR EACH ROW EXECUTE FUNCTION desk_notify_conversation()
+    """,
+    """
     CREATE TRIGGER desk_events_notes AFTER INSERT ON notes
     FOR EACH ROW EXECUTE FUNCTION desk_notify_note()
     """,
-    """
-    CREATE TRIGGER desk_events_messages AFTER INSERT OR UPDATE OF status ON messages
-    FOR EACH ROW EXECUTE FUNCTION desk_notify_message()
-    """,
-    """
-    CREATE TRIGGER desk_events_conversations AFTER INSERT OR UPDATE ON conversations
-    FOR EACH ROW EXECUTE FUNCTION desk_notify_conversation()
-    """,
+]
+
+
+PG_TRIGGERS = [
+    ("messages", "desk_events_messages_inserted"),
+    ("messages", "desk_events_messages_status"),
+    ("conversations", "desk_events_conversations_inserted"),
+    ("conversations", "desk_events_conversations"),
+    ("notes", "desk_events_notes"),
+]
+PG_FUNCTIONS = [
+    "desk_notify_messages_inserted",
+    "desk_notify_message_status",
+    "desk_notify_conversation",
+    "desk_notify_conversations_inserted",
+    "desk_notify_note",
 ]
 
 
@@ -121,12 +170,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS desk_events_messages ON messages")
-        op.execute("DROP TRIGGER IF EXISTS desk_events_conversations ON conversations")
-        op.execute("DROP TRIGGER IF EXISTS desk_events_notes ON notes")
-        op.execute("DROP FUNCTION IF EXISTS desk_notify_note()")
-        op.execute("DROP FUNCTION IF EXISTS desk_notify_message()")
-        op.execute("DROP FUNCTION IF EXISTS desk_notify_conversation()")
+        for table, trigger in PG_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        for function in PG_FUNCTIONS:
+            op.execute(f"DROP FUNCTION IF EXISTS {function}()")
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('active')
