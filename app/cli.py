@@ -45,20 +45,22 @@ def users() -> None:
     pass
 
 
-@users.command("create", help="Create an admin who signs in at /admin/login.")
+@users.command("create", help="Create a user (an admin unless --role agent) who signs in at /admin/login.")
 @click.argument("email")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--name", default=None)
+@click.option("--role", type=click.Choice(["admin", "agent"]), default="admin", show_default=True)
 @click.option("--if-missing", is_flag=True, help="Succeed quietly when the user exists.")
-def users_create(email: str, password: str, name: str | None, if_missing: bool) -> None:
+def users_create(email: str, password: str, name: str | None, role: str, if_missing: bool) -> None:
     try:
-        create_user(email, password, name)
+        user = create_user(email, password, name)
     except ValueError as exc:
         if if_missing and "exists" in str(exc):
             return
         raise click.ClickException(str(exc)) from exc
+    user.role = role
     db.session.commit()
-    click.echo(f"Created admin {email.strip().lower()}")
+    click.echo(f"Created {role} {email.strip().lower()}")
 
 
 @click.command("worker", help="Run the delivery worker in the foreground.")

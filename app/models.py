@@ -1,6 +1,7 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
 from app.accounts.models import ApiKey, User
+from app.admin.models import Note, SavedReply, ThreadEvent
 from app.callbacks.models import CallbackForward
 from app.campaigns.models import Campaign, CampaignRecipient
 from app.consent.models import ConsentEvent, ConsentKeyword
@@ -23,9 +24,12 @@ __all__ = [
     "Contact",
     "Conversation",
     "Message",
+    "Note",
     "Receipt",
     "Rule",
     "RuleHit",
+    "SavedReply",
     "Setting",
     "Tag",
+    "ThreadEvent",
 ]

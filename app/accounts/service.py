@@ -64,4 +64,6 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None:
         check_password_hash(generate_password_hash("x"), password or "")  # same work either way
         return None
-    return user if check_password_hash(user.password_hash, password or "") else None
+    if not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user if user.active else None  # a deactivated user can't sign in

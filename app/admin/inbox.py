@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app, flash, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from app.admin import bp
+from app.admin import bp, live
 from app.admin.present import agents, conversation_row
 from app.conversations import queries
 from app.extensions import db
@@ -79,6 +79,7 @@ def inbox():
         first_page=not paged,
         poll_url=url_for("admin.inbox_json", **same),
         sandbox=sandbox_defaults(),
+        stream_url=live.stream_url() if not paged else None,
     )
 
 

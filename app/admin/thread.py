@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from app.admin import bp
+from app.admin import bp, live, timeline
 from app.admin.present import agents, message_view, opted_out_notice, status_view
 from app.consent.guard import OptedOut
 from app.conversations.models import Conversation, Message, Receipt
@@ -57,11 +57,20 @@ def thread(conversation_id: int):
     earlier_url = None
     if len(messages) == PAGE_MESSAGES:
         earlier_url = url_for("admin.thread", conversation_id=conversation.id, before=messages[0].id)
+    since = messages[0].date_created if len(messages) == PAGE_MESSAGES or before else None
+    items = timeline.merge(
+        [message_view(m) for m in messages],
+        [m.date_created for m in messages],
+        timeline.extras(conversation.id, since, users) if not before else [],
+    )
     page = render_template(
         "admin/thread.html",
         conversation=conversation,
         contact=conversation.contact,
         messages=[message_view(m) for m in messages],
+        timeline=items,
+        note_after=max((i["id"] for i in items if i["type"] == "note"), default=0),
+        stream_url=live.stream_url(),
         notice=notice,
         users=users,
         assignee=users.get(conversation.assignee_id) if conversation.assignee_id else None,
@@ -86,7 +95,7 @@ def reply(conversation_id: int):
         flash(f"The message is too long ({len(body)} characters); nothing was sent.", "error")
         return back
     try:
-        queue_outbound(conversation, body, source="agent")
+        message = queue_outbound(conversation, body, source="agent")
     except OptedOut:
         db.session.rollback()
         flash(opted_out_notice(conversation.contact) or "This contact opted out; nothing was sent.", "error")
@@ -95,6 +104,8 @@ def reply(conversation_id: int):
         db.session.rollback()
         flash(f"Not sent: {exc}.", "error")
         return back
+    db.session.flush()
+    timeline.record(conversation.id, "replied", message_id=getattr(message, "id", None))
     db.session.commit()
     flash("Reply queued.", "info")
     return back
@@ -122,9 +133,11 @@ def thread_messages(conversation_id: int):
         )
     )
     contact = conversation.contact
+    note_after = request.args.get("note_after", default=0, type=int)
     answer = jsonify(
         {
             "messages": [message_view(m) for m in new],
+            "notes": timeline.notes_after(conversation.id, note_after, agents()) if note_after >= 0 else [],
             "statuses": [status_view(m) for m in recent],
             "conversation": {
                 "status": conversation.status,

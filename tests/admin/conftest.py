@@ -178,3 +178,30 @@ def make(app):
                 db.session.remove()
 
     return build
+
+
+AGENT_EMAIL = "helper@example.com"
+
+
+def create_account(app, email: str, role: str = "admin", active: bool = True) -> int:
+    """A user with PASSWORD and the given role, committed; returns its id."""
+    from app.accounts.service import create_user
+
+    with app.app_context():
+        user = create_user(email, PASSWORD, name=email.split("@")[0].title())
+        user.role = role
+        user.active = active
+        db.session.commit()
+        user_id = user.id
+        db.session.remove()
+    return user_id
+
+
+@pytest.fixture
+def agent_desk(app, agent) -> Desk:
+    """A second client signed in as a user with the role `agent` (the `agent` fixture is the admin)."""
+    create_account(app, AGENT_EMAIL, role="agent")
+    client = app.test_client()
+    response = sign_in(client, AGENT_EMAIL)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return Desk(client)

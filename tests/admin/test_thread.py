@@ -242,4 +242,5 @@ def test_thread_sql_statements_do_not_grow_with_messages(desk, make, count_state
         )
     assert counts["few"].count == counts["many"].count, counts["many"].statements
     assert counts["few_json"].count == counts["many_json"].count
-    assert counts["many"].count <= 5, counts["many"].statements
+    # user, conversation, messages, agents, notes, thread events (+ opt-out reason when it applies)
+    assert counts["many"].count <= 7, counts["many"].statements

@@ -87,3 +87,34 @@ def desk(page, agent):
     sign_in(page)
     page.wait_for_url("**/admin/")
     return page
+
+
+@pytest.fixture
+def open_tab(browser, live_server):
+    """open_tab(email=None, **context options) -> a new page in its own context (own cookies),
+    signed in when an email is given; closed after the test."""
+    contexts = []
+
+    def make(email: str | None = None, password: str = PASSWORD, **options):
+        options.setdefault("viewport", {"width": 1280, "height": 860})
+        context = browser.new_context(base_url=live_server.url, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        tab = context.new_page()
+        tab.script_problems = []
+        tab.on("pageerror", lambda exc: tab.script_problems.append(str(exc)))
+        if email:
+            sign_in(tab, email, password)
+            tab.wait_for_url("**/admin/")
+        return tab
+
+    yield make
+    for context in contexts:
+        problems = [p for page in context.pages for p in getattr(page, "script_problems", [])]
+        context.close()
+        assert problems == [], problems
+
+
+def is_postgres(app) -> bool:
+    with app.app_context():
+        return db.engine.dialect.name == "postgresql"

@@ -30,6 +30,11 @@ SHOTS = (
     if os.environ.get("UPDATE_SCREENSHOTS")
     else Path(tempfile.gettempdir()) / "sms-desk-screenshots"
 )
+SAVED_REPLIES = (
+    ("Delivery area", "Hi {{ contact.name }}! We deliver across the Bay Area every day, free over $40."),
+    ("Delivery times", "Orders placed before 2pm arrive the same day. Thanks, {{ brand }}"),
+    ("Refund", "So sorry {{ contact.name }}! We'll refund you in full within 3 days."),
+)
 PEOPLE = {
     "+14155550161": "Maria Gonzalez",
     "+13125550162": "James Carter",
@@ -135,10 +140,33 @@ def test_screenshots_for_the_readme(desk, sandbox, worker, query):
     expect(desk.locator("#threads .thread-row")).to_have_count(5)
     desk.screenshot(path=str(SHOTS / "inbox.png"))
 
+    desk.goto("/admin/saved-replies")
+    for title, body in SAVED_REPLIES:
+        desk.get_by_label("Title").fill(title)
+        desk.get_by_label("Body").fill(body)
+        desk.get_by_role("button", name="Create").click()
+        expect(desk.locator("table.saved-replies")).to_contain_text(title)
+
     desk.goto(f"/admin/conversations/{maria}")
     expect(desk.locator("#messages li.msg")).to_have_count(3)
     expect(desk.locator("#messages .status").first).to_have_text("delivered")
-    desk.locator('textarea[name="body"]').fill("Saturday works! Which size would you like?")
+    desk.locator('textarea[name="note"]').fill(
+        "Regular customer: she orders every month. Offer the loyalty discount."
+    )
+    desk.get_by_role("button", name="Add note").click()
+    expect(desk.locator("#messages [data-note]")).to_have_count(1)
+    box = desk.locator('textarea[name="body"]')
+    box.click()
+    box.press_sequentially("/deliv")
+    expect(desk.get_by_role("listbox", name="Saved replies").get_by_role("option")).to_have_count(2)
     desk.screenshot(path=str(SHOTS / "thread.png"))
-    assert (SHOTS / "inbox.png").stat().st_size > 10_000
-    assert (SHOTS / "thread.png").stat().st_size > 10_000
+
+    tom_page = f"/admin/conversations/{tom}"
+    desk.goto(tom_page)
+    desk.get_by_role("button", name="Close").click()
+    expect(desk.get_by_text("Thread closed.")).to_be_visible()
+    desk.goto("/admin/reports?days=7")
+    expect(desk.locator("table.report-agents tbody tr")).to_have_count(1)
+    desk.screenshot(path=str(SHOTS / "reports.png"), full_page=True)
+    for name in ("inbox.png", "thread.png", "reports.png"):
+        assert (SHOTS / name).stat().st_size > 10_000

@@ -1,6 +1,8 @@
 /*
- * The inbox refreshes its list without a reload: it polls the same page's JSON every 2 s and
- * redraws the rows with DOM calls and textContent (message text is hostile input).
+ * The inbox refreshes its list without a reload: on a push event (desk.js), or by polling the
+ * same page's JSON every 2 s where there is no push (SQLite), and redraws the rows with DOM calls
+ * and textContent (message text is hostile input). The rows' order is kept in sessionStorage so
+ * j/k on a thread page go to the next and previous thread.
  */
 (function () {
   "use strict";
@@ -26,12 +28,25 @@
     return el("li", { className: cls, dataset: { id: String(c.id) } }, link);
   }
 
+  function remember(list) {
+    var ids = Array.prototype.map.call(list.querySelectorAll(".thread-row"), function (li) {
+      return Number(li.dataset.id);
+    });
+    try {
+      window.sessionStorage.setItem("desk.threads", JSON.stringify(ids));
+    } catch (e) {
+      /* private mode: j/k on a thread page then go back to the inbox */
+    }
+  }
+
   function start() {
     var list = document.getElementById("threads");
-    if (!list || list.dataset.live !== "1") return;
+    if (!list) return;
+    remember(list);
+    if (list.dataset.live !== "1") return;
     var empty = document.getElementById("threads-empty");
     var last = null;
-    window.adminUI.every(POLL_MS, function () {
+    function refresh() {
       return window.adminUI.getJSON(list.dataset.pollUrl).then(function (data) {
         var signature = JSON.stringify(data.conversations);
         if (signature === last) return;
@@ -40,10 +55,25 @@
         data.conversations.forEach(function (c) {
           fragment.appendChild(row(c));
         });
+        var selected = list.querySelector(".thread-row.is-selected");
+        var selectedId = selected ? selected.dataset.id : null;
         list.replaceChildren(fragment);
+        if (selectedId) {
+          var again = list.querySelector('.thread-row[data-id="' + selectedId + '"]');
+          if (again) again.classList.add("is-selected");
+        }
+        remember(list);
         if (empty) empty.classList.toggle("hidden", data.conversations.length > 0);
       });
-    });
+    }
+    if (window.desk && window.desk.live) {
+      var run = window.desk.coalesce(refresh);
+      window.desk.on(function (data) {
+        if (data.k !== "msg" && data.k !== "note") run();
+      });
+    } else {
+      window.adminUI.every(POLL_MS, refresh);
+    }
   }
 
   document.addEventListener("DOMContentLoaded", start);

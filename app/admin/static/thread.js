@@ -1,6 +1,7 @@
 /*
  * A thread page: the live segment counter under the reply box (segments.js), new messages and
- * status changes without a reload (polls messages.json every 2 s), and each message's receipt
+ * status changes without a reload (on a push event from desk.js, or polling messages.json every
+ * 2 s where there is no push: SQLite), colleagues' private notes, and each message's receipt
  * history fetched when its <details> opens. Text is set with textContent, never innerHTML.
  */
 (function () {
@@ -85,15 +86,27 @@
     return window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
   }
 
+  function noteNode(n) {
+    var ui = window.adminUI;
+    var el = ui.el;
+    var bubble = el("div", { className: "bubble" }, el("p", { className: "note-label" }, "Private note · " + n.author), el("p", { className: "body" }, n.body));
+    return el("li", { className: "note", dataset: { note: String(n.id) } }, bubble, el("div", { className: "meta" }, ui.timeTag(n.at, n.at_text)));
+  }
+
   function poll(list) {
     var base = list.dataset.pollUrl;
-    window.adminUI.every(POLL_MS, function () {
-      var url = base + (base.indexOf("?") < 0 ? "?" : "&") + "after=" + encodeURIComponent(list.dataset.after);
+    function refresh() {
+      var url = base + (base.indexOf("?") < 0 ? "?" : "&") + "after=" + encodeURIComponent(list.dataset.after) +
+        "&note_after=" + encodeURIComponent(list.dataset.noteAfter || "0");
       return window.adminUI.getJSON(url).then(function (data) {
         var stick = nearBottom();
         data.messages.forEach(function (m) {
           if (!list.querySelector('li.msg[data-id="' + m.id + '"]')) list.appendChild(messageNode(m));
           if (m.id > Number(list.dataset.after)) list.dataset.after = String(m.id);
+        });
+        (data.notes || []).forEach(function (n) {
+          if (!list.querySelector('li.note[data-note="' + n.id + '"]')) list.appendChild(noteNode(n));
+          if (n.id > Number(list.dataset.noteAfter || 0)) list.dataset.noteAfter = String(n.id);
         });
         data.statuses.forEach(function (s) {
           applyStatus(list, s);
@@ -105,7 +118,16 @@
           if (stick) window.scrollTo(0, document.body.scrollHeight);
         }
       });
-    });
+    }
+    if (window.desk && window.desk.live) {
+      var run = window.desk.coalesce(refresh);
+      var me = Number(list.dataset.conversation);
+      window.desk.on(function (data) {
+        if (Number(data.c) === me || data.k === "resync") run();
+      });
+    } else {
+      window.adminUI.every(POLL_MS, refresh);
+    }
   }
 
   function receipts() {
