@@ -1,4 +1,4 @@
-"""Styled error pages for the desk: 403, 404, 405 and 500 under /admin, with the navigation.
+"""Styled error pages for the desk: 400, 403, 404, 405 and 500 under /admin, with the navigation.
 
 Registered app-wide (blueprint handlers never see a URL that matched no route, such as
 /admin/no-such-page), but they act only on /admin paths: for any other path the handler that was
@@ -15,6 +15,7 @@ from app.admin import bp
 from app.admin.security import security_headers, wants_json
 
 PAGES = {
+    400: ("bad_request", "Not understood", "The request could not be read."),
     403: ("forbidden", "Not allowed", "Your account may not open this page."),
     404: (
         "not_found",
@@ -40,6 +41,8 @@ def desk_error(exc: HTTPException) -> Response | HTTPException:
         previous = current_app.extensions.get("desk_error_fallbacks", {}).get(status)
         return previous(exc) if previous is not None else exc
     code, title, message = PAGES.get(status, PAGES[500])
+    if status == 400 and exc.description and exc.description != type(exc).description:
+        message = exc.description  # the input guard's reason, e.g. NUL in a form field
     if wants_json():
         response = jsonify({"error": {"code": code, "message": message}})
     else:

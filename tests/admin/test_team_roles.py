@@ -78,9 +78,11 @@ def test_thread_shows_who_assigned_and_closed(desk, app, make, query):
     desk.post(f"{page}/close")
     desk.post(f"{page}/close")
     assert query(lambda: db.session.scalar(select(db.func.count()).where(ThreadEvent.kind == "closed"))) == 2
+    response = desk.post(f"{page}/assign", {"user_id": "999999"}, follow_redirects=True)
+    assert response.status_code == 200 and "No such agent." in response.text
     for value in ("99999999999999999999999", "١٢", "1; DROP TABLE users", "\x00"):
-        response = desk.post(f"{page}/assign", {"user_id": value}, follow_redirects=True)
-        assert response.status_code == 200 and "No such agent." in response.text
+        # refused by the desk's input guard before the view
+        assert desk.post(f"{page}/assign", {"user_id": value}).status_code == 400
 
 
 def test_invite_shows_a_password_once_and_the_new_agent_signs_in(app, desk, query):
@@ -114,7 +116,8 @@ def test_invite_shows_a_password_once_and_the_new_agent_signs_in(app, desk, quer
 def test_bad_invitations_are_refused_with_400(desk, form):
     response = desk.post("/admin/users", form, page="/admin/users")
     assert response.status_code == 400, response.text
-    assert "flash-error" in response.text
+    nul = any("\x00" in value for value in form.values())  # the desk's input guard answers first
+    assert ("NUL" if nul else "flash-error") in response.text
 
 
 def test_invite_escapes_hostile_names(desk):
