@@ -89,14 +89,15 @@ class Stack:
         return self.start("worker", str(BIN / "flask"), "--app", "wsgi", "worker")
 
     def stop(self) -> None:
+        """Every process group started, TERM then KILL; safe to call whatever state they are in."""
         for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+            _signal_group(proc, signal.SIGTERM)
         for proc in self.procs.values():
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(10)
 
     def logs(self) -> str:
         return "\n".join(f"== {p.name}\n{p.read_text()[-3000:]}" for p in self.tmp.glob("*.log"))
@@ -114,6 +115,13 @@ class Stack:
         return out.stdout
 
 
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # the group: gunicorn's workers and flask's children too
+    except ProcessLookupError:
+        pass
+
+
 def _ok(url: str) -> bool:
     try:
         return requests.get(url, timeout=2, headers={"X-API-Key": TELEFONIE_KEY}).status_code == 200
@@ -124,9 +132,11 @@ def _ok(url: str) -> bool:
 @pytest.fixture(scope="module")
 def stack(database_url, tmp_path_factory):
     s = Stack(database_url, tmp_path_factory.mktemp("e2e"))
-    s.start_all()
-    yield s
-    s.stop()
+    try:  # stopped even when the start or a test fails
+        s.start_all()
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture
