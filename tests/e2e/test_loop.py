@@ -265,3 +265,35 @@ def test_metrics_and_health(e2e):
     assert requests.get(e2e.base + "/healthz", timeout=5).status_code == 200
     text = requests.get(e2e.base + "/metrics", timeout=5).text
     assert "sms_queue_depth" in text and "sms_messages" in text and "sms_send_attempts" in text
+
+
+def test_sign_in_throttle_holds_across_gunicorn_workers(e2e):
+    """40 parallel wrong passwords against two gunicorn workers: exactly five are checked (401),
+    every other one is refused before the check (429). Issue 11 finding 7."""
+    import re
+    import threading
+
+    email = "throttle@example.com"
+    e2e.cli("users", "create", email, "--password", "the right password")
+    token_re = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+    def browser():
+        """A login page's token and its session cookie (Secure in production: sent by hand over
+        plain HTTP here, as a TLS-terminating proxy would pass it)."""
+        http = requests.Session()
+        page = http.get(e2e.base + "/admin/login", timeout=30)
+        http.headers["Cookie"] = f"session={page.cookies['session']}"
+        return http, token_re.search(page.text).group(1)
+
+    browsers = [browser() for _ in range(40)]
+    start = threading.Barrier(40)
+
+    def attempt(i: int) -> int:
+        http, token = browsers[i]
+        start.wait(timeout=60)
+        data = {"email": email, "password": f"guess {i}", "csrf_token": token}
+        return http.post(e2e.base + "/admin/login", data=data, allow_redirects=False, timeout=60).status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        codes = sorted(pool.map(attempt, range(40)))
+    assert codes == [401] * 5 + [429] * 35, codes
