@@ -77,8 +77,8 @@ def load(environ: dict[str, str] | None = None) -> dict:
 
 
 def _seconds(values: dict[str, str], name: str, default: int) -> int:
-    raw = values.get(name, str(default))
-    if not raw.strip().isdigit() or not 60 <= int(raw) <= 90 * 86400:
+    raw = values.get(name, str(default)).strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 60 <= int(raw) <= 90 * 86400:
         raise ConfigError(f"{name} must be a number of seconds between 60 and 7776000, not {raw!r}")
     return int(raw)
 

@@ -17,7 +17,9 @@ from app.accounts.models import ApiRateWindow
 from app.extensions import db
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-LIMIT_RE = re.compile(r"^\s*(\d{1,9})\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+LIMIT_RE = re.compile(
+    r"^\s*(\d{1,9})\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE | re.ASCII
+)
 
 
 @lru_cache(maxsize=16)

@@ -230,7 +230,9 @@ def test_rate_limit_setting_parses(value):
     ratelimit.parse(value)
 
 
-@pytest.mark.parametrize("value", ["fast", "600", "-1/minute", "1/fortnight", "9" * 30 + "/minute"])
+@pytest.mark.parametrize(
+    "value", ["fast", "600", "-1/minute", "1/fortnight", "9" * 30 + "/minute", "²/minute", "\x00"]
+)
 def test_rate_limit_setting_refuses_nonsense(value):
     with pytest.raises(ValueError, match="API_RATE_LIMIT"):
         ratelimit.parse(value)

@@ -128,6 +128,8 @@ def test_a_production_app_with_a_leftover_file_is_not_a_development_server(lefto
     [
         ("SESSION_LIFETIME", "soon"),
         ("SESSION_LIFETIME", "5"),
+        ("SESSION_LIFETIME", "²"),
+        ("SESSION_LIFETIME", "9" * 5000),
         ("CSRF_TIME_LIMIT", "-1"),
         ("API_RATE_LIMIT", "x"),
     ],
