@@ -47,11 +47,13 @@ def test_settings_come_from_the_dev_file_then_are_generated(tmp_path: Path) -> N
 
 
 def test_runs_as_a_program_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """The flake (issue 9) was two fixed deadlines racing a busy machine: werkzeug listens before it
-    serves, so the first request can sit in the backlog longer than the probe's 1 s read timeout,
-    and that ReadTimeout escaped the probe (it caught only ConnectionError); then Ctrl-C had 10 s to
-    exit and a timeout left the process running. Now the probe treats any failed request as "not
-    yet", the deadlines are generous, and the process is killed whatever happens."""
+    """The flake (issue 9): the program listens before it serves (create_app, then bind, then the
+    serve loop), so on a busy machine the probe's first request could sit in the backlog past its
+    1 s read timeout; that ReadTimeout escaped the probe (it caught only ConnectionError), the
+    `finally` sent Ctrl-C to a process still starting and gave it a fixed 10 s to exit, and the
+    TimeoutExpired left the process running. Now any failed probe means "not yet", the deadlines
+    are generous, output goes to a file (never a full pipe), and the process is killed whatever
+    happens."""
     port = free_port()
     env = {
         **os.environ,
