@@ -1,10 +1,13 @@
 """Settings from the environment, validated at start.
 
 Under `make run` a file `instance/settings.env` (written once by `app.devsetup`) supplies
-development defaults; the real environment always wins. The file is read only when the
-environment says `APP_ENV=development`: a leftover file on a server must not turn it into a
-development server. Outside development every required setting must come from the environment,
-and a missing or invalid one stops the process with one line.
+development defaults; the real environment always wins. A leftover file must never turn a
+server into a development server, so `APP_ENV` comes from the environment only, and the file is
+read when the environment says `APP_ENV=development` (as `make run` does), or when `APP_ENV` is
+unset in a command-line command (`flask --app wsgi api-keys create …` from another shell, as the
+contract's quick start does). The web server, with `APP_ENV` unset, never reads it. Outside
+development every required setting must come from the environment, and a missing or invalid one
+stops the process with one line.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def read_env_file(path: Path) -> dict[str, str]:
 def load(environ: dict[str, str] | None = None) -> dict:
     """Environment first, then the development file, then built-in defaults."""
     env = dict(os.environ if environ is None else environ)
-    file_values = read_env_file(DEV_SETTINGS_FILE) if env.get("APP_ENV") == "development" else {}
+    file_values = read_env_file(DEV_SETTINGS_FILE) if reads_dev_file(env) else {}
+    file_values.pop("APP_ENV", None)
     merged = {**file_values, **{k: v for k, v in env.items() if v != ""}}
 
     port = merged.get("PORT", "5000")
@@ -74,6 +78,20 @@ def load(environ: dict[str, str] | None = None) -> dict:
         ),
     }
     return cfg
+
+
+def reads_dev_file(env: dict[str, str]) -> bool:
+    if env.get("APP_ENV"):
+        return env["APP_ENV"] == "development"
+    return in_command_line()
+
+
+def in_command_line() -> bool:
+    """True while a `flask` command loads the app (click's context is active); gunicorn and
+    other WSGI servers import wsgi.py outside any."""
+    import click
+
+    return click.get_current_context(silent=True) is not None
 
 
 def _seconds(values: dict[str, str], name: str, default: int) -> int:

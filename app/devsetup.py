@@ -1,8 +1,8 @@
 """`make run` preparation: development settings generated once into instance/, the database
 migrated, and a demo admin. Values already in the environment always win.
 
-The settings file is read only under `APP_ENV=development` (app/config.py), so `make run` sets it
-and the commands printed here carry it."""
+Servers read the settings file only under `APP_ENV=development` (app/config.py), which `make run`
+sets; the `flask` commands printed here read it from any shell of this checkout."""
 
 from __future__ import annotations
 
@@ -36,9 +36,6 @@ def ensure_settings() -> dict[str, str]:
     return values
 
 
-DEV = "APP_ENV=development "
-
-
 def main() -> None:
     os.environ.setdefault("APP_ENV", "development")
     values = ensure_settings()
@@ -59,10 +56,10 @@ def main() -> None:
     base = app.config["PUBLIC_BASE_URL"]
     print("")
     print(f"  Admin:    {base}/admin/   (sign in as {DEMO_EMAIL} / {password})")
-    print(f"  API:      {base}/api/v1/  (create a key: {DEV}.venv/bin/flask --app wsgi api-keys create NAME)")
+    print(f"  API:      {base}/api/v1/  (create a key: .venv/bin/flask --app wsgi api-keys create NAME)")
     print(f"  Sandbox:  {app.config['TELEFONIE_BASE_URL']}")
     example = "--from +14155550123 --to +12025550199 --body HELP"
-    print(f"  Text us:  {DEV}.venv/bin/flask --app wsgi sandbox inbound {example}")
+    print(f"  Text us:  .venv/bin/flask --app wsgi sandbox inbound {example}")
     print(
         f"  Database: {app.config['DATABASE_URL'] if os.environ.get('DATABASE_URL') else 'instance/app.db'}"
     )

@@ -109,6 +109,19 @@ def test_the_development_file_is_read_under_app_env_development(leftover_dev_fil
     config.validate(cfg)
 
 
+def test_flask_commands_read_it_from_another_shell_but_never_as_development(leftover_dev_file):
+    """The contract's quick start runs `flask --app wsgi api-keys create NAME` in a second shell
+    after `make run`: a command (click's context active) reads the file, in production mode."""
+    import click
+
+    with click.Context(click.Command("api-keys")).scope():
+        cfg = config.load({})
+    assert cfg["DATABASE_URL"] == "sqlite:///dev.db" and cfg["TELEFONIE_API_KEY"] == "dev"
+    assert cfg["APP_ENV"] == "production"
+    with click.Context(click.Command("worker")).scope():
+        assert config.load({"APP_ENV": "production"})["DATABASE_URL"] is None
+
+
 def test_a_production_app_with_a_leftover_file_is_not_a_development_server(leftover_dev_file, monkeypatch):
     from app import create_app
 
