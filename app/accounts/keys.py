@@ -99,6 +99,10 @@ def list_api_keys() -> list[ApiKey]:
 
 def revoke_api_key(name: str) -> int:
     """Revoke every usable key with that name; returns how many. The caller commits."""
+    try:
+        name = _clean_name(name)
+    except ValueError:  # no key can have such a name (NUL, control characters, too long)
+        return 0
     rows = [r for r in db.session.scalars(select(ApiKey).where(ApiKey.name == name)) if state(r) == "active"]
     now = utcnow()
     for row in rows:

@@ -103,6 +103,14 @@ def test_bad_create_arguments_are_refused_cleanly(app, args):
         assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 0
 
 
+@pytest.mark.parametrize("name", ["nul\x00name", "\udcff", "x" * 5000, "", "%s", "' OR 1=1 --"])
+def test_revoking_a_hostile_name_is_a_clean_error(app, name):
+    new_key(app, "robot")
+    result = cli(app, "api-keys", "revoke", name)
+    assert result.exit_code == 1 and result.output.startswith("Error: no active API key named")
+    assert "active" in cli(app, "api-keys", "list").output
+
+
 def test_hostile_names_are_harmless(app, client):
     name = "<script>alert(1)</script>'; DROP TABLE api_keys; --"
     key = new_key(app, name)
