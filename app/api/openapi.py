@@ -22,7 +22,7 @@ def _op(
     errors: tuple[str, ...] = ("400", "401"),
 ) -> dict:
     responses = {ok: {"description": "OK", **(_json(schema) if schema else {})}}
-    for code in errors:
+    for code in (*errors, "403", "429"):  # 403: a read-only key's write; 429: the key's rate limit
         responses[code] = {"description": "Error", **_json(ERROR)}
     op = {"summary": summary, "responses": responses}
     if body:
