@@ -14,7 +14,7 @@ from flask_login import current_user, login_user, logout_user
 
 from app.accounts import sessions, throttle
 from app.accounts.models import User
-from app.accounts.service import _dummy_hash, authenticate
+from app.accounts.service import authenticate, dummy_hash
 from app.admin import bp
 from app.admin.security import safe_next
 from app.extensions import db, login_manager
@@ -44,7 +44,7 @@ def login():
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(next_url or url_for("admin.inbox"))
-        _dummy_hash()  # made before the first POST, so every failed sign-in costs the same
+        dummy_hash()  # made before the first POST, so every failed sign-in costs the same
         return render_template("admin/login.html", next_url=next_url)
     email = request.form.get("email", "")[:254]
     ip = request.remote_addr or ""
