@@ -22,7 +22,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/python -m app.devsetup
+	APP_ENV=$${APP_ENV:-development} $(BIN)/python -m app.devsetup
+	APP_ENV=$${APP_ENV:-development} \
 	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
 	TELEFONIE_BASE_URL=$${TELEFONIE_BASE_URL:-http://127.0.0.1:$(SANDBOX_PORT)/v1/sms} \
 	APP_PORT=$(PORT) \

@@ -37,7 +37,6 @@ def configure(app: Flask, settings: dict) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings["APP_ENV"] == "production"
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
 
 
 def engine_options(url: str) -> dict:

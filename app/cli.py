@@ -30,14 +30,50 @@ def api_keys() -> None:
 
 @api_keys.command("create", help="Create a key; it is printed once, alone on the last line.")
 @click.argument("name")
-def api_keys_create(name: str) -> None:
+@click.option(
+    "--scope",
+    type=click.Choice(["write", "read"]),
+    default="write",
+    show_default=True,
+    help="read: GET requests only; every other method answers 403.",
+)
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="The key stops working after N days.")
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The key stops working at 00:00 UTC on this date (YYYY-MM-DD).",
+)
+def api_keys_create(name: str, scope: str, expires_in_days: int | None, expires) -> None:
+    from app.accounts.cli_support import expiry
+
     try:
-        _row, key = create_api_key(name)
+        expires_at = expiry(expires_in_days, expires)
+        row, key = create_api_key(name, scope=scope, expires_at=expires_at)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    click.echo(f"Created API key {name!r}. It is shown once; store it now:")
+    until = f", expires {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
+    click.echo(f"Created API key {row.name!r} (scope {scope}{until}). It is shown once; store it now:")
     click.echo(key)
+
+
+@api_keys.command("list", help="Every key: name, prefix, created, last used, scope, expiry (UTC) and state.")
+def api_keys_list() -> None:
+    from app.accounts.cli_support import key_table
+
+    click.echo(key_table())
+
+
+@api_keys.command("revoke", help="Revoke the key(s) named NAME; their requests answer 401 at once.")
+@click.argument("name")
+def api_keys_revoke(name: str) -> None:
+    from app.accounts.service import revoke_api_key
+
+    count = revoke_api_key(name.strip())
+    if not count:
+        raise click.ClickException(f"no active API key named {name.strip()!r} (see: api-keys list)")
+    db.session.commit()
+    click.echo(f"Revoked API key {name.strip()!r}" + (f" ({count} keys)" if count > 1 else ""))
 
 
 @click.group("users", cls=AppGroup, help="Admin users.")

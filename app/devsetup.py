@@ -1,5 +1,8 @@
 """`make run` preparation: development settings generated once into instance/, the database
-migrated, and a demo admin. Values already in the environment always win."""
+migrated, and a demo admin. Values already in the environment always win.
+
+Servers read the settings file only under `APP_ENV=development` (app/config.py), which `make run`
+sets; the `flask` commands printed here read it from any shell of this checkout."""
 
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ def keep_ports(values: dict[str, str]) -> None:
 
 
 def main() -> None:
+    os.environ.setdefault("APP_ENV", "development")
     values = ensure_settings()
     from app import create_app
     from app.accounts.service import create_user

@@ -14,6 +14,7 @@ from flask import Response, jsonify
 # Twilio's codes.
 UNKNOWN_PARAMETER = "20001"  # an unknown JSON field or query parameter
 UNAUTHENTICATED = "20003"  # missing or wrong X-API-Key
+FORBIDDEN = "20403"  # a read-only API key asked to change something
 NOT_FOUND = "20404"  # no such resource (unknown id, unknown route)
 TOO_MANY_REQUESTS = "20429"
 INTERNAL_ERROR = "20500"

@@ -17,15 +17,17 @@ from app.migrate import alembic_config, downgrade, upgrade
 def empty_url(tmp_path):
     if os.environ.get("TEST_DB") == "postgres":
         base = os.environ["TEST_DATABASE_URL"]
+        # Named after the test database, so suites sharing one server do not drop each other's.
+        name = base.rsplit("/", 1)[1].split("?")[0] + "_migrations_check"
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS migrations_check WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE migrations_check"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
-        yield base.rsplit("/", 1)[0] + "/migrations_check"
+        yield base.rsplit("/", 1)[0] + "/" + name
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS migrations_check WITH (FORCE)"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     else:
         yield f"sqlite:///{tmp_path / 'migrations.db'}"

@@ -1,11 +1,11 @@
-"""Admin users and API keys."""
+"""Admin users, their server-side sessions and sign-in attempts; API keys and their rate windows."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +35,28 @@ class User(UserMixin, db.Model):
         return self.role == "admin"
 
 
+class AdminSession(db.Model):
+    """One signed-in browser. The cookie carries the token; only its SHA-256 is stored, and
+    deleting the row (sign-out, expiry) ends the session even if the cookie is replayed."""
+
+    __tablename__ = "admin_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoginAttempt(db.Model):
+    """Sign-in attempts per (email, client address) in a fixed window, shared by every process."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of email and address
+    window_start: Mapped[int] = mapped_column(BigInteger)  # Unix seconds
+    attempts: Mapped[int] = mapped_column(Integer)
+
+
 class ApiKey(db.Model):
     __tablename__ = "api_keys"
 
@@ -45,3 +67,18 @@ class ApiKey(db.Model):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scope: Mapped[str] = mapped_column(String(10), default="write", server_default="write")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiRateWindow(db.Model):
+    """Requests per API key in one fixed window (the API rate limit, shared by every process)."""
+
+    __tablename__ = "api_rate_windows"
+
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # Unix seconds
+    hits: Mapped[int] = mapped_column(Integer)

@@ -1,48 +1,22 @@
-"""API keys (shown once, stored as SHA-256) and admin users (hashed passwords)."""
+"""Admin users (hashed passwords) and, re-exported from keys.py, API keys."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+from functools import lru_cache
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.models import ApiKey, User
+from app.accounts.keys import (  # noqa: F401  (the accounts API in one place)
+    KEY_PREFIX,
+    create_api_key,
+    find_api_key,
+    list_api_keys,
+    revoke_api_key,
+    touch_api_key,
+)
+from app.accounts.models import User
 from app.extensions import db
-from app.types import utcnow
-
-KEY_PREFIX = "sk_"
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def create_api_key(name: str) -> tuple[ApiKey, str]:
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise ValueError("the key's name must be 1 to 100 characters")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, prefix=key[:10], key_hash=_digest(key), revoked=False)
-    db.session.add(row)
-    db.session.flush()
-    return row, key
-
-
-def find_api_key(key: str | None) -> ApiKey | None:
-    if not key or len(key) > 200:
-        return None
-    row = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == _digest(key)))
-    if row is None or row.revoked:
-        return None
-    return row
-
-
-def touch_api_key(row: ApiKey) -> None:
-    now = utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now
 
 
 def create_user(email: str, password: str, name: str | None = None) -> User:
@@ -59,10 +33,19 @@ def create_user(email: str, password: str, name: str | None = None) -> User:
     return user
 
 
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """A hash made once per process, with the same method and cost as real ones."""
+    return generate_password_hash("not a password of anyone")
+
+
 def authenticate(email: str, password: str) -> User | None:
-    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    """The user, or None. Exactly one password hash is computed whether or not the email exists,
+    so the answer's timing does not tell which addresses have accounts."""
+    email = (email or "").strip().lower()[:254]
+    user = None if "\x00" in email else db.session.scalar(select(User).where(User.email == email))
     if user is None:
-        check_password_hash(generate_password_hash("x"), password or "")  # same work either way
+        check_password_hash(dummy_hash(), password or "")
         return None
     if not check_password_hash(user.password_hash, password or ""):
         return None

@@ -1,16 +1,9 @@
-"""The admin's guards: sign-in required, security headers, the sign-in throttle, CSRF failures.
+"""The admin's guards: sign-in required, security headers, CSRF failures.
 
-The throttle is an in-process dictionary (no table): each web process counts failed sign-ins per
-email and client IP on its own, so with N processes an attacker gets at most N x 5 tries per
-15 minutes. That slows guessing without a database write per attempt; a shared limit would need a
-shared store (Redis or a table).
+The sign-in throttle lives in the database (app/accounts/throttle.py), shared by every process.
 """
 
 from __future__ import annotations
-
-import threading
-import time
-from collections import deque
 
 from flask import Response, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -69,69 +62,3 @@ def csrf_failed(exc: CSRFError):
         "Go back, reload the page and try again.",
         detail=exc.description,
     ), 400
-
-
-class SignInThrottle:
-    """Failed sign-ins per (email, IP) in a sliding window; in-process, see the module docstring."""
-
-    def __init__(self, limit: int = 5, window: float = 15 * 60, max_keys: int = 10_000) -> None:
-        self.limit = limit
-        self.window = window
-        self.max_keys = max_keys
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, email: str, ip: str) -> int:
-        """Seconds until another try is allowed; 0 when it is allowed now."""
-        now = time.monotonic()
-        with self._lock:
-            stamps = self._recent(self._key(email, ip), now)
-            if stamps is None or len(stamps) < self.limit:
-                return 0
-            return max(1, int(stamps[0] + self.window - now) + 1)
-
-    def failed(self, email: str, ip: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            key = self._key(email, ip)
-            stamps = self._recent(key, now)
-            if stamps is None:
-                if len(self._failures) >= self.max_keys:
-                    self._evict(now)
-                stamps = self._failures[key] = deque(maxlen=self.limit)
-            stamps.append(now)
-
-    def succeeded(self, email: str, ip: str) -> None:
-        with self._lock:
-            self._failures.pop(self._key(email, ip), None)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._failures.clear()
-
-    @staticmethod
-    def _key(email: str, ip: str) -> tuple[str, str]:
-        return ((email or "").strip().lower()[:254], ip or "")
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float] | None:
-        stamps = self._failures.get(key)
-        if stamps is None:
-            return None
-        while stamps and stamps[0] <= now - self.window:
-            stamps.popleft()
-        if not stamps:
-            del self._failures[key]
-            return None
-        return stamps
-
-    def _evict(self, now: float) -> None:
-        """Drop expired keys; if the table is still full, the oldest half (bounded memory)."""
-        for key in list(self._failures):
-            self._recent(key, now)
-        if len(self._failures) >= self.max_keys:
-            by_age = sorted(self._failures, key=lambda k: self._failures[k][-1])
-            for key in by_age[: len(by_age) // 2]:
-                del self._failures[key]
-
-
-throttle = SignInThrottle()

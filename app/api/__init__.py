@@ -15,7 +15,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 from werkzeug.routing import RequestRedirect
 
 from app import errors
-from app.accounts.service import find_api_key, touch_api_key
+from app.accounts import ratelimit
+from app.accounts.keys import find_api_key, may, touch_api_key
 from app.consent.guard import OptedOut
 from app.errors import ApiError, error_response, handle_api_error
 from app.extensions import db
@@ -61,10 +62,32 @@ def authenticate():
     key = find_api_key(request.headers.get("X-API-Key"))
     if key is None:
         return error_response(401, errors.UNAUTHENTICATED, "a valid X-API-Key header is required")
-    touch_api_key(key)
-    g.api_key = key
+    refused = limit_and_scope(key)
+    if refused is not None:
+        return refused
     if request.endpoint in NO_QUERY and request.args:
         query_args(())
+    return None
+
+
+def limit_and_scope(key):
+    """The key's rate limit (counted and committed before the view runs, so no lock is held while
+    it works), its last use (once a minute), then its scope."""
+    key_id, scope = key.id, key.scope
+    g.api_key = key
+    rule = ratelimit.parse(current_app.config.get("API_RATE_LIMIT"))
+    wrote = touch_api_key(key)
+    if rule is not None:
+        hits, retry_after = ratelimit.hit(key_id, rule)
+        wrote = True
+        if hits > rule[0]:
+            db.session.commit()
+            message = f"rate limit of {rule[0]} requests per {rule[1]} s for this key exceeded"
+            return error_response(429, errors.TOO_MANY_REQUESTS, message, {"Retry-After": str(retry_after)})
+    if wrote:
+        db.session.commit()
+    if not may(scope, request.method):
+        return error_response(403, errors.FORBIDDEN, "this API key is read-only")
     return None
 
 

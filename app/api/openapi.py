@@ -37,9 +37,11 @@ ERRORS = {
     "400": "Invalid input: the message names the field (codes 20001, 21211, 21212, 21602, 21609, "
     "21617, 21620, invalid_field, invalid_json, missing_field, invalid_rule)",
     "401": "Missing or wrong X-API-Key (20003)",
+    "403": "A read-only API key asked to change something (20403)",
     "404": "No such resource (20404)",
     "409": "Conflict: opted-out recipient (21610), or a campaign state that does not allow it",
     "413": "Body over the size limit (payload_too_large)",
+    "429": "The key's rate limit is exceeded; retry after Retry-After seconds (20429)",
     "415": "Body not sent as application/json (unsupported_media_type)",
     "503": "The database is unavailable; retry after Retry-After seconds (20503)",
 }
@@ -66,7 +68,7 @@ def _op(
     responses: dict = {ok: {"description": "OK", **(_json(schema) if schema else {})}}
     if links:
         responses[ok]["links"] = links
-    codes = {"400", "401", "503", *errors}
+    codes = {"400", "401", "403", "429", "503", *errors}  # 403: a read-only key's write; 429: rate limit
     if body:
         codes |= {"413", "415"}
     if any(p["in"] == "path" for p in params or ()):

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
-from app.admin.security import throttle
 from app.conversations.models import Contact, Conversation, Message
 from app.extensions import db
 from app.types import utcnow
@@ -47,13 +46,6 @@ class Desk:
         response = self.get(url)
         assert response.status_code == 200, (url, response.status_code)
         return response.get_data(as_text=True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    throttle.reset()
-    yield
-    throttle.reset()
 
 
 @pytest.fixture

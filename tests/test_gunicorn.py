@@ -1,0 +1,64 @@
+"""Issue 12 finding 10: gunicorn runs without the control socket every gunicorn of a user shares
+(~/.gunicorn/gunicorn.ctl), so two checkouts do not interfere. The server is killed whatever
+happens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.conftest import TELEFONIE_KEY, WEBHOOK_SECRET, free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def test_gunicorn_makes_no_shared_control_socket(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),  # where gunicorn 25+ puts its control socket by default
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "SECRET_KEY": "gunicorn-test-secret-key-0123",
+        "TELEFONIE_API_KEY": TELEFONIE_KEY,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "APP_ENV": "production",
+    }
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        cmd = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+        proc = subprocess.Popen(
+            [*cmd, "--workers", "1", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def up() -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        assert wait_until(up, timeout=60, every=0.2), log_path.read_text()
+        assert not (home / ".gunicorn").exists(), list((home / ".gunicorn").iterdir())
+        assert "control" not in log_path.read_text().lower(), log_path.read_text()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass
