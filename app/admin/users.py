@@ -14,6 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from app.accounts import sessions
 from app.accounts.models import User
 from app.accounts.service import create_user
 from app.admin import bp, live
@@ -98,6 +99,7 @@ def user_active(user_id: int):
         return redirect(url_for("admin.users"))
     user.active = active
     if not active:
+        sessions.end_all(user.id)
         live.notify_user_ended(user.id)
     db.session.commit()
     flash(f"{user.email} is {'active again' if active else 'deactivated: their sessions end now'}.", "info")

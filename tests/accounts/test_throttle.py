@@ -113,5 +113,9 @@ def test_one_password_hash_whatever_the_email(app, client, agent, monkeypatch, e
     assert sign_in(client, email=EMAIL, password="wrong password").status_code == 401
     known = len(calls)
     calls.clear()
+    if "\x00" in email:  # refused by the desk's input guard before any lookup: no hash at all
+        assert sign_in(client, email=email, password="wrong password").status_code == 400
+        assert known == 1 and calls == []
+        return
     assert sign_in(client, email=email, password="wrong password").status_code == 401
     assert known == 1 and len(calls) == known
