@@ -4,6 +4,7 @@ from app.accounts.models import ApiKey, User
 from app.campaigns.models import Campaign, CampaignRecipient
 from app.consent.models import ConsentEvent, ConsentKeyword
 from app.conversations.models import Contact, Conversation, Message, Receipt
+from app.delivery.models import Circuit, RetryCount, StatusCheck
 from app.rules.models import Rule, RuleHit
 from app.settings import Setting
 
@@ -17,6 +18,9 @@ __all__ = [
     "Contact",
     "Conversation",
     "Message",
+    "Circuit",
+    "RetryCount",
+    "StatusCheck",
     "Receipt",
     "Rule",
     "RuleHit",
