@@ -22,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from app.conversations.models import Contact, Conversation, Message
 from app.conversations.service import apply_pending_receipts
 from app.dbutil import dialect, lock_key
-from app.delivery import reconcile
+from app.delivery import claim, reconcile
 from app.delivery.circuit import Breaker
+from app.delivery.claim import Claimed
 from app.delivery.models import RetryCount
 from app.extensions import db
 from app.telefonie.client import Client, TelefonieError
@@ -90,6 +91,39 @@ class Attempt:
             return
         self.record_accepted(message, answer, int((time.perf_counter() - started) * 1000))
 
+    def deliver_claimed(self, claimed: Claimed, probe: bool = False) -> None:
+        """The hot path: the claim already marked the attempt; send, then link in one UPDATE."""
+        if not claimed.ready:
+            self.deliver(claimed.id, probe)
+            return
+        row = claimed.row
+        started = time.perf_counter()
+        try:
+            answer = self.client.send(
+                to=row.to_number,
+                from_=row.from_number,
+                body=row.body,
+                media_url=row.media_urls or None,
+                validity_period=row.validity_period,
+                status_callback=self.callback,
+            )
+        except TelefonieError as exc:
+            self.failed_attempt(db.session.get(Message, row.id), exc, probe)
+            return
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        if not answer.get("id"):
+            self.record_accepted(db.session.get(Message, row.id), answer, latency_ms)
+            return
+        try:
+            if not claim.record_sent(row.id, answer, latency_ms):  # receipts came first: apply them
+                apply_pending_receipts(db.session.get(Message, row.id))
+            self.breaker.record_success()
+            db.session.commit()
+            log.debug("sent message %s as %s", row.sid, answer["id"])
+        except IntegrityError:  # the provider id is taken: the ORM path reconciles at once
+            db.session.rollback()
+            self.record_accepted(db.session.get(Message, row.id), answer, latency_ms)
+
     def record_accepted(self, message: Message, answer: dict, latency_ms: int | None) -> None:
         provider_id = str(answer.get("id") or "")
         if not provider_id:
@@ -110,7 +144,7 @@ class Attempt:
                 message, 0.0, f"{RECONCILE_CONFLICT}: provider message {provider_id} already linked"
             )
             return
-        log.info("sent message %s as %s", message.sid, provider_id)
+        log.debug("sent message %s as %s", message.sid, provider_id)
 
     def _link(self, message: Message, answer: dict, provider_id: str, latency_ms: int | None) -> None:
         lock_key(provider_id)

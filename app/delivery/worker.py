@@ -21,11 +21,10 @@ from datetime import timedelta
 from typing import TypeVar
 
 from flask import Flask
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 
 from app.conversations.models import Message
-from app.dbutil import dialect
-from app.delivery import sweeps
+from app.delivery import claim, sweeps
 from app.delivery.attempt import Attempt
 from app.delivery.circuit import PROBE, Breaker
 from app.delivery.wakeup import Wakeup
@@ -170,16 +169,16 @@ class Worker:
             db.session.rollback()
             self.stop.wait(min(self.breaker.seconds_until_retry(), 0.5))
             return True
-        ids = self.claim(1)
-        if not ids:
+        claimed = claim.claim_next(self.lease, self.attempt.validity)
+        if claimed is None:
             if permit == PROBE:
                 self.breaker.release_probe()
             return False
         try:
-            self.attempt.deliver(ids[0], probe=permit == PROBE)
+            self.attempt.deliver_claimed(claimed, probe=permit == PROBE)
         except Exception:
             db.session.rollback()
-            log.exception("delivery of message %s failed unexpectedly", ids[0])
+            log.exception("delivery of message %s failed unexpectedly", claimed.id)
             raise
         return True
 
@@ -190,39 +189,3 @@ class Worker:
             while self.send_one():
                 handled += 1
         return handled
-
-    def claim(self, limit: int) -> list[int]:
-        now = utcnow()
-        query = (
-            select(Message.id)
-            .where(
-                Message.direction == "outbound",
-                Message.status == "queued",
-                Message.provider_id.is_(None),
-                Message.next_attempt_at <= now,
-                or_(Message.lease_until.is_(None), Message.lease_until < now),
-            )
-            .order_by(Message.next_attempt_at, Message.id)
-            .limit(limit)
-        )
-        if dialect() == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        candidates = list(db.session.scalars(query))
-        if not candidates:
-            db.session.rollback()
-            return []
-        # The lease condition again: on SQLite (no SKIP LOCKED) two workers may pick the same
-        # candidates, but writes are serialised and only one update finds the row unleased.
-        ids = list(
-            db.session.scalars(
-                update(Message)
-                .where(
-                    Message.id.in_(candidates),
-                    or_(Message.lease_until.is_(None), Message.lease_until < now),
-                )
-                .values(lease_until=now + self.lease)
-                .returning(Message.id)
-            )
-        )
-        db.session.commit()
-        return ids
