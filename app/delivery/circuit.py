@@ -161,7 +161,10 @@ class Breaker:
             self._view = None
 
     def seconds_until_retry(self) -> float:
+        """How long sending is held: infinite while closed, a cache period while a probe is out."""
         view = self.view()
+        if view.state == CLOSED:
+            return float("inf")
         if view.state != OPEN or view.retry_at is None:
             return CACHE_SECONDS
         return max(0.01, (view.retry_at - utcnow()).total_seconds())

@@ -91,10 +91,7 @@ def claim_next(lease: timedelta, validity: float) -> Claimed | None:
     # and by the time the second one writes, the first may have sent it and cleared its lease.
     # Writes are serialised, so only one update finds the row still due.
     won = db.session.execute(
-        update(Message)
-        .where(Message.id == row.id, *due(now))
-        .values(**values)
-        .returning(Message.id)
+        update(Message).where(Message.id == row.id, *due(now)).values(**values).returning(Message.id)
     ).first()
     db.session.commit()
     return Claimed(row, ready) if won else None

@@ -36,6 +36,8 @@ log = logging.getLogger("app.delivery")
 CAMPAIGN_TICK = 1.0  # seconds between campaign dispatches
 SWEEP_EVERY = 5.0  # seconds between orphan-receipt and expiry sweeps
 MAX_DB_BACKOFF = 10.0
+SQLITE_THREADS = 2
+MIN_WAIT = 0.05  # the main loop never spins: a backlog it cannot hand out waits this long
 T = TypeVar("T")
 
 
@@ -44,6 +46,8 @@ class Worker:
         self.app = app
         self.client = client or Client.from_config(app.config)
         self.threads = threads or int(app.config.get("DELIVERY_THREADS", 8))
+        if threads is None and str(app.config.get("DATABASE_URL", "")).startswith("sqlite"):
+            self.threads = min(self.threads, SQLITE_THREADS)  # one writer at a time anyway
         self.lease = timedelta(seconds=app.config["DELIVERY_LEASE_SECONDS"])
         self.idle_wait = float(app.config.get("DELIVERY_IDLE_WAIT", 5.0))
         self.status_check_every = float(app.config.get("DELIVERY_STATUS_SWEEP_EVERY", 30.0))
@@ -51,6 +55,7 @@ class Worker:
         self.attempt = Attempt(app, self.client, self.breaker)
         self.stop = threading.Event()
         self._work = threading.Condition()
+        self._idle = 0  # senders waiting for work
         self._db_failures = 0
         self._db_lock = threading.Lock()
 
@@ -70,10 +75,15 @@ class Worker:
         try:
             while not self.stop.is_set():
                 self.periodic(last)
+                with self._work:
+                    idle = self._idle
+                if idle == 0:  # every sender is busy and claims again by itself: no query, no wake
+                    wakeup.wait(CAMPAIGN_TICK)
+                    continue
                 due_in = self.guarded("queue check", self.seconds_until_due, self.idle_wait)
-                if due_in > 0:
-                    wakeup.wait(min(due_in, CAMPAIGN_TICK))
-                self.wake_senders()
+                notified = wakeup.wait(min(max(due_in, MIN_WAIT), CAMPAIGN_TICK))
+                if notified or due_in <= CAMPAIGN_TICK:
+                    self.wake_senders()  # something was just queued, or is due by now
         finally:
             self.stop.set()
             self.wake_senders()
@@ -160,7 +170,11 @@ class Worker:
                 continue
             if not handled:
                 with self._work:
-                    self._work.wait(self.idle_wait)
+                    self._idle += 1
+                    try:
+                        self._work.wait(self.idle_wait)
+                    finally:
+                        self._idle -= 1
 
     def send_one(self) -> bool:
         """Claim one due row (if the circuit lets us) and deliver it; False when there was none."""
@@ -180,6 +194,9 @@ class Worker:
             db.session.rollback()
             log.exception("delivery of message %s failed unexpectedly", claimed.id)
             raise
+        finally:
+            if permit == PROBE:  # a probe that proved nothing (expired, opted out): probe again now
+                self.breaker.release_probe()
         return True
 
     def run_once(self) -> int:
