@@ -191,7 +191,8 @@ class Attempt:
         if during == "send":
             message.outcome_unknown = exc.ambiguous
         log.warning("%s of %s failed (attempt %s): %s", during, message.sid, message.attempts, reason)
-        if exc.ambiguous or exc.retryable:
+        # A failed read-back never fails the message: the earlier attempt may have gone out.
+        if exc.ambiguous or exc.retryable or during != "send":
             self.retry_later(message, exc.retry_after, reason, ambiguous=exc.ambiguous)
             return
         code = (
