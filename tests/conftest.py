@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -184,12 +185,19 @@ def clean_tables(request):
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+        for attempt in range(5):  # a late sandbox webhook's transaction can deadlock a TRUNCATE
+            try:
+                with db.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                    else:
+                        for name in tables:
+                            conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+                break
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
     from app import settings
     from app.consent import service as consent_service
     from app.rules import service as rules_service
