@@ -101,8 +101,8 @@ def users_create(email: str, password: str, name: str | None, role: str, if_miss
 
 @click.command("worker", help="Run the delivery worker in the foreground.")
 @with_appcontext
-@click.option("--threads", default=4, show_default=True)
-def worker(threads: int) -> None:
+@click.option("--threads", type=int, default=None, help="sender threads (default DELIVERY_THREADS, 8)")
+def worker(threads: int | None) -> None:
     from app.delivery.worker import Worker
 
     w = Worker(current_app._get_current_object(), threads=threads)

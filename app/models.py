@@ -7,6 +7,7 @@ from app.campaigns.models import Campaign, CampaignRecipient
 from app.consent.models import ConsentEvent, ConsentKeyword
 from app.conversations.models import Contact, Conversation, Message, Receipt
 from app.conversations.tags import Tag
+from app.delivery.models import Circuit, RetryCount, StatusCheck
 from app.metrics import MetricDelta, MetricTotal
 from app.rules.models import Rule, RuleHit
 from app.settings import Setting
@@ -25,6 +26,9 @@ __all__ = [
     "Conversation",
     "Message",
     "Note",
+    "Circuit",
+    "RetryCount",
+    "StatusCheck",
     "Receipt",
     "Rule",
     "RuleHit",

@@ -1,4 +1,4 @@
-"""`make bench` / `python -m bench [webhooks|decide|admin|sse ...]`: measure, print tables, write RESULTS.md.
+"""`make bench` / `python -m bench [SECTION ...]`: measure, print tables, write RESULTS.md.
 
 Benchmarks measure, they do not assert: each table shows its target next to the number, and
 ratios are against a baseline measured in the same run (machines are noisy). A full run (all
@@ -14,7 +14,7 @@ import traceback
 
 from bench import report
 
-SECTIONS = ("webhooks", "decide", "admin", "sse")
+SECTIONS = ("webhooks", "decide", "admin", "delivery", "sse")
 
 
 def run_section(name: str) -> list[report.Table]:
@@ -30,6 +30,10 @@ def run_section(name: str) -> list[report.Table]:
         from bench import sse
 
         return sse.run()
+    if name == "delivery":
+        from bench import delivery
+
+        return delivery.run()
     from bench import admin_pages
 
     return admin_pages.run()

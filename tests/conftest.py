@@ -185,7 +185,7 @@ def clean_tables(request):
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        for attempt in range(5):  # a request a closing browser tab left running may deadlock it once
+        for attempt in range(5):  # a late sandbox webhook or a closing browser tab can deadlock a TRUNCATE
             try:
                 with db.engine.begin() as conn:
                     if conn.dialect.name == "postgresql":
@@ -197,7 +197,7 @@ def clean_tables(request):
             except OperationalError:
                 if attempt == 4:
                     raise
-                time.sleep(0.3)
+                time.sleep(0.2)
     from app import settings
     from app.consent import service as consent_service
     from app.rules import service as rules_service

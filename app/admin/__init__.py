@@ -14,6 +14,7 @@ from app.admin import (  # noqa: E402,F401  (routes register on bp)
     auth,
     consent_log,
     contacts,
+    delivery,
     errors,
     inbox,
     input_guard,

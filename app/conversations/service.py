@@ -288,6 +288,8 @@ def status_changes(
     if payload.get("price") not in (None, ""):
         changes["price"] = str(payload["price"])
         changes["price_unit"] = payload.get("price_unit") or price_unit
+    if status in ("sent", "delivered") and not has_date_sent:  # also when late: after the final one
+        changes["date_sent"] = parse_time(payload.get("date_sent")) or utcnow()
     if not moves_forward(current, status):
         return changes
     changes["status"] = status
@@ -295,8 +297,6 @@ def status_changes(
     if error_code is not None:
         changes["error_code"] = error_code
         changes["error_message"] = error_message
-    if status in ("sent", "delivered") and not has_date_sent:
-        changes["date_sent"] = parse_time(payload.get("date_sent")) or utcnow()
     return changes
 
 

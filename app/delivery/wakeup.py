@@ -19,7 +19,8 @@ class Wakeup:
             return ListenWakeup(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
         return PollWakeup()
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds; True when woken by a notification (work was queued)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -27,8 +28,9 @@ class Wakeup:
 
 
 class PollWakeup(Wakeup):
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> bool:
         time.sleep(min(timeout, SQLITE_POLL))
+        return False  # no notifications on SQLite: the caller's queue check finds new rows
 
 
 class ListenWakeup(Wakeup):
@@ -42,14 +44,16 @@ class ListenWakeup(Wakeup):
             self.conn.execute(f"LISTEN {CHANNEL}")
         return self.conn
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> bool:
         try:
             conn = self._connect()
             for _ in conn.notifies(timeout=max(0.01, timeout), stop_after=1):
-                break
+                return True
+            return False
         except psycopg.Error:
             self.close()
             time.sleep(min(timeout, 1.0))
+            return False
 
     def close(self) -> None:
         if self.conn is not None:

@@ -1,286 +1,210 @@
-"""The delivery worker: claim queued rows, guard consent, send, record, retry, reconcile.
+"""The delivery worker: sender threads that each claim one row, send it, and claim the next.
 
-Jobs take ids and re-read their rows; every state change is committed (Redash tasks). A claim
-is a lease: a worker killed mid-send leaves a row whose lease runs out, and the next worker
-first asks the provider whether the send went through (`outcome_unknown`) before sending again.
+Sends are independent: a send that hangs until its read timeout holds only its own thread and
+row, while the other threads go on claiming (no batch waits for its slowest member). Rows are
+claimed in `next_attempt_at` order, so due retries and new rows take turns fairly. A claim is a
+lease: a worker killed mid-send leaves a row whose lease runs out, and the next worker first
+asks the provider whether the send went through (`outcome_unknown`) before sending again.
+
+The main thread keeps the periodic jobs (campaigns, sweeps) and the wakeups. Every database call,
+in every thread, sits inside error handling that logs and waits with backoff, so a database
+outage of any length stalls the worker and never ends it.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from flask import Flask
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 
 from app.callbacks import forward_due
 from app.conversations.models import Message
-from app.conversations.service import apply_pending_receipts
-from app.dbutil import dialect, lock_key
-from app.delivery import reconcile
+from app.delivery import claim, sweeps
+from app.delivery.attempt import Attempt
+from app.delivery.circuit import PROBE, Breaker
 from app.delivery.wakeup import Wakeup
-from app.events import log_event
 from app.extensions import db
-from app.telefonie.client import Client, TelefonieError
-from app.telefonie.schema import OUTBOUND_RANK
+from app.telefonie.client import Client
 from app.types import utcnow
 
 log = logging.getLogger("app.delivery")
-OPTED_OUT = 21610
 CAMPAIGN_TICK = 1.0  # seconds between campaign dispatches
+SWEEP_EVERY = 5.0  # seconds between orphan-receipt and expiry sweeps
+MAX_DB_BACKOFF = 10.0
+SQLITE_THREADS = 2
+MIN_WAIT = 0.05  # the main loop never spins: a backlog it cannot hand out waits this long
+T = TypeVar("T")
 
 
 class Worker:
-    def __init__(self, app: Flask, client: Client | None = None, threads: int = 4):
+    def __init__(self, app: Flask, client: Client | None = None, threads: int | None = None):
         self.app = app
         self.client = client or Client.from_config(app.config)
-        self.threads = threads
+        self.threads = threads or int(app.config.get("DELIVERY_THREADS", 8))
+        if threads is None and str(app.config.get("DATABASE_URL", "")).startswith("sqlite"):
+            self.threads = min(self.threads, SQLITE_THREADS)  # one writer at a time anyway
         self.lease = timedelta(seconds=app.config["DELIVERY_LEASE_SECONDS"])
-        self.max_attempts = app.config["DELIVERY_MAX_ATTEMPTS"]
-        self.backoff_base = app.config["DELIVERY_BACKOFF_BASE"]
+        self.idle_wait = float(app.config.get("DELIVERY_IDLE_WAIT", 5.0))
+        self.status_check_every = float(app.config.get("DELIVERY_STATUS_SWEEP_EVERY", 30.0))
+        self.breaker = Breaker(app)
+        self.attempt = Attempt(app, self.client, self.breaker)
         self.stop = threading.Event()
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver")
+        self._work = threading.Condition()
+        self._idle = 0  # senders waiting for work
+        self._db_failures = 0
+        self._db_lock = threading.Lock()
+
+    # -- the main thread ------------------------------------------------------------------------
 
     def run_forever(self) -> None:
-        with self.app.app_context():
-            wakeup = Wakeup.for_engine(db.engine)
-        last_sweep = 0.0
-        last_campaigns = 0.0
+        wakeup = self.guarded("wakeup", lambda: Wakeup.for_engine(db.engine), None)
+        while wakeup is None and not self.stop.is_set():
+            wakeup = self.guarded("wakeup", lambda: Wakeup.for_engine(db.engine), None)
+        senders = [
+            threading.Thread(target=self._sender, name=f"deliver-{i}", daemon=True)
+            for i in range(self.threads)
+        ]
+        for thread in senders:
+            thread.start()
+        last = {"campaigns": 0.0, "sweep": 0.0, "status": 0.0}
         try:
             while not self.stop.is_set():
-                if time.monotonic() - last_campaigns >= CAMPAIGN_TICK:
-                    self.dispatch_campaigns()
-                    last_campaigns = time.monotonic()
-                handled = self.run_once()
-                if time.monotonic() - last_sweep > 5:
-                    self.sweep_orphan_receipts()
-                    last_sweep = time.monotonic()
-                if handled == 0:
-                    wakeup.wait(min(self.seconds_until_due(), CAMPAIGN_TICK))
+                self.periodic(last)
+                with self._work:
+                    idle = self._idle
+                if idle == 0:  # every sender is busy and claims again by itself: no query, no wake
+                    wakeup.wait(CAMPAIGN_TICK)
+                    continue
+                due_in = self.guarded("queue check", self.seconds_until_due, self.idle_wait)
+                notified = wakeup.wait(min(max(due_in, MIN_WAIT), CAMPAIGN_TICK))
+                if notified or due_in <= CAMPAIGN_TICK:
+                    self.wake_senders()  # something was just queued, or is due by now
         finally:
-            wakeup.close()
-            self.pool.shutdown(wait=True)
+            self.stop.set()
+            self.wake_senders()
+            for thread in senders:
+                thread.join(timeout=30)
+            if wakeup is not None:
+                wakeup.close()
+
+    def periodic(self, last: dict[str, float]) -> None:
+        """The jobs that run every so often beside sending; each is guarded on its own."""
+        now = time.monotonic()
+        if now - last["campaigns"] >= CAMPAIGN_TICK:
+            self.guarded("campaign dispatch", self.dispatch_campaigns, 0)
+            self.guarded("callback forwarding", lambda: forward_due(20), 0)  # status_callback (app.callbacks)
+            last["campaigns"] = time.monotonic()
+        if now - last["sweep"] >= SWEEP_EVERY:
+            self.guarded("receipt sweep", self.sweep_orphan_receipts, 0)
+            self.guarded("expiry sweep", lambda: sweeps.expire_held(self.attempt), 0)
+            last["sweep"] = time.monotonic()
+        if now - last["status"] >= self.status_check_every:
+            self.guarded("status sweep", lambda: sweeps.check_statuses(self.app, self.client), 0)
+            last["status"] = time.monotonic()
+
+    def guarded(self, what: str, job: Callable[[], T], fallback: T) -> T:
+        """Run a database job in an app context; on any error log it, back off, and go on."""
+        with self.app.app_context():
+            try:
+                result = job()
+            except Exception:
+                db.session.rollback()
+                self._db_trouble(what)
+                return fallback
+        self._db_ok()
+        return result
+
+    def _db_trouble(self, what: str) -> None:
+        with self._db_lock:
+            self._db_failures += 1
+            failures = self._db_failures
+        delay = min(MAX_DB_BACKOFF, 0.1 * 2 ** min(failures, 10))
+        if failures <= 3 or failures % 20 == 0:
+            log.exception("%s failed (%d in a row); retrying in %.1f s", what, failures, delay)
+        else:
+            log.warning("%s failed (%d in a row); retrying in %.1f s", what, failures, delay)
+        self.stop.wait(delay)
+
+    def _db_ok(self) -> None:
+        if self._db_failures:
+            with self._db_lock:
+                if self._db_failures:
+                    log.info("database reachable again after %d failed calls", self._db_failures)
+                self._db_failures = 0
+
+    def wake_senders(self) -> None:
+        with self._work:
+            self._work.notify_all()
 
     def dispatch_campaigns(self) -> int:
-        """Queue the campaign messages now due (app.campaigns); errors are logged, never raised."""
+        """Queue the campaign messages now due (app.campaigns)."""
         from app.campaigns import service as campaigns
 
-        with self.app.app_context():
-            try:
-                forward_due(20)  # status_callback forwards (app.callbacks), posted in the background
-                return campaigns.dispatch()
-            except Exception:
-                db.session.rollback()
-                log.exception("campaign dispatch failed")
-                return 0
-
-    def run_once(self) -> int:
-        """Claim a batch and deliver it; the number of messages handled."""
-        try:
-            ids = self.claim(self.threads)
-        except Exception:
-            log.exception("claim failed")
-            time.sleep(1)
-            return 0
-        list(self.pool.map(self._deliver_in_context, ids))
-        return len(ids)
-
-    def claim(self, limit: int) -> list[int]:
-        with self.app.app_context():
-            now = utcnow()
-            query = (
-                select(Message.id)
-                .where(
-                    Message.direction == "outbound",
-                    Message.status == "queued",
-                    Message.provider_id.is_(None),
-                    Message.next_attempt_at <= now,
-                    or_(Message.lease_until.is_(None), Message.lease_until < now),
-                )
-                .order_by(Message.next_attempt_at, Message.id)
-                .limit(limit)
-            )
-            if dialect() == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            candidates = list(db.session.scalars(query))
-            if not candidates:
-                db.session.rollback()
-                return []
-            # The lease condition again: on SQLite (no SKIP LOCKED) two workers may pick the same
-            # candidates, but writes are serialised and only one update finds the row unleased.
-            ids = list(
-                db.session.scalars(
-                    update(Message)
-                    .where(
-                        Message.id.in_(candidates),
-                        or_(Message.lease_until.is_(None), Message.lease_until < now),
-                    )
-                    .values(lease_until=now + self.lease)
-                    .returning(Message.id)
-                )
-            )
-            db.session.commit()
-            return ids
+        return campaigns.dispatch()
 
     def seconds_until_due(self) -> float:
-        with self.app.app_context():
-            now = utcnow()
-            due = db.session.scalar(
-                select(func.min(func.coalesce(Message.lease_until, Message.next_attempt_at))).where(
-                    Message.direction == "outbound", Message.status == "queued", Message.provider_id.is_(None)
-                )
+        now = utcnow()
+        due = db.session.scalar(
+            select(func.min(func.coalesce(Message.lease_until, Message.next_attempt_at))).where(
+                Message.direction == "outbound", Message.status == "queued", Message.provider_id.is_(None)
             )
-            db.session.rollback()
-        idle = self.app.config.get("DELIVERY_IDLE_WAIT", 5.0)
+        )
+        db.session.rollback()
         if due is None:
-            return idle
-        return max(0.0, min(idle, (due - now).total_seconds()))
-
-    def _deliver_in_context(self, message_id: int) -> None:
-        with self.app.app_context():
-            try:
-                self.deliver(message_id)
-            except Exception:
-                db.session.rollback()
-                log.exception("delivery of message %s failed unexpectedly", message_id)
-
-    def deliver(self, message_id: int) -> None:
-        message = db.session.get(Message, message_id)
-        if message is None or message.status != "queued" or message.provider_id is not None:
-            db.session.rollback()
-            return
-        if message.source != "consent" and message.conversation.contact.opted_out:
-            self._give_up(message, OPTED_OUT, "recipient opted out; not sent")
-            return
-        if message.outcome_unknown and self._reconciled(message):
-            return
-        if message.outcome_unknown and message.attempts >= self.max_attempts:
-            self._give_up(message, None, message.last_error or "gave up after repeated attempts")
-            return
-        message.attempts += 1
-        message.outcome_unknown = True
-        message.first_attempt_at = message.first_attempt_at or utcnow()
-        db.session.commit()
-        started = time.perf_counter()
-        try:
-            answer = self.client.send(
-                to=message.to_number,
-                from_=message.from_number,
-                body=message.body,
-                media_url=message.media_urls or None,
-                validity_period=message.validity_period,
-                status_callback=self.app.config["PUBLIC_BASE_URL"] + "/webhooks/telefonie/status",
-            )
-        except TelefonieError as exc:
-            self._failed_attempt(message, exc)
-            return
-        self.record_accepted(message, answer, int((time.perf_counter() - started) * 1000))
-
-    def record_accepted(self, message: Message, answer: dict, latency_ms: int | None) -> None:
-        provider_id = str(answer.get("id") or "")
-        if not provider_id:
-            self._failed_attempt(
-                message, TelefonieError("provider answered without an id", retryable=True, ambiguous=True)
-            )
-            return
-        lock_key(provider_id)
-        message.provider_id = provider_id
-        status = answer.get("status")
-        if status in OUTBOUND_RANK and OUTBOUND_RANK[status] > OUTBOUND_RANK["queued"]:
-            message.status = status
-        if answer.get("price") not in (None, ""):
-            message.price, message.price_unit = str(answer["price"]), answer.get("price_unit")
-        message.outcome_unknown = False
-        message.lease_until = None
-        message.last_error = None
-        message.send_latency_ms = latency_ms
-        message.date_updated = utcnow()
-        db.session.flush()
-        apply_pending_receipts(message)
-        db.session.commit()
-        log.info("sent message %s as %s", message.sid, provider_id)
-        log_event("send_attempt", message_id=message.id, attempt=message.attempts, outcome="sent")
-
-    def _reconciled(self, message: Message) -> bool:
-        """Ask the provider whether an earlier attempt went through; True when it did (or we must wait)."""
-        try:
-            found = reconcile.find_sent(self.client, message)
-        except TelefonieError as exc:
-            self._retry_later(message, exc.retry_after, f"reconcile failed: {exc.message}")
-            return True
-        if found is None:
-            return False
-        self.record_accepted(message, found, None)
-        return True
-
-    def _failed_attempt(self, message: Message, exc: TelefonieError) -> None:
-        reason = f"HTTP {exc.status}: {exc.message}" if exc.status else exc.message
-        message.outcome_unknown = exc.ambiguous
-        message.last_error = reason[:500]
-        log.warning("send of %s failed (attempt %s): %s", message.sid, message.attempts, exc.message)
-        log_event(
-            "send_attempt", message_id=message.id, attempt=message.attempts, outcome="error", error=reason
-        )
-        if exc.ambiguous or (exc.retryable and message.attempts < self.max_attempts):
-            self._retry_later(message, exc.retry_after, reason)
-            return
-        code = (
-            exc.code
-            if isinstance(exc.code, int) or (isinstance(exc.code, str) and exc.code.isdigit())
-            else None
-        )
-        self._give_up(message, int(code) if code is not None else None, reason)
-
-    def _retry_later(self, message: Message, retry_after: float | None, reason: str) -> None:
-        delay = min(60.0, self.backoff_base * 2 ** max(0, message.attempts - 1))
-        delay = delay * random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        message.next_attempt_at = utcnow() + timedelta(seconds=delay)
-        message.lease_until = None
-        message.last_error = reason[:500]
-        db.session.commit()
-
-    def _give_up(self, message: Message, code: int | None, reason: str) -> None:
-        message.status = "failed"
-        message.error_code = code
-        message.error_message = reason[:500]
-        message.lease_until = None
-        message.outcome_unknown = False
-        message.date_updated = utcnow()
-        db.session.commit()
-        log_event(
-            "send_attempt", message_id=message.id, attempt=message.attempts, outcome="failed", code=code
-        )
+            return self.idle_wait
+        return max(0.0, min(self.idle_wait, (due - now).total_seconds(), self.breaker.seconds_until_retry()))
 
     def sweep_orphan_receipts(self) -> int:
-        """Receipts that arrived before their message's provider id was known, applied now."""
-        from app.conversations.models import Receipt
+        return sweeps.orphan_receipts()
 
+    # -- the sender threads ---------------------------------------------------------------------
+
+    def _sender(self) -> None:
+        while not self.stop.is_set():
+            handled = self.guarded("delivery", self.send_one, None)
+            if handled is None:  # database trouble: already waited
+                continue
+            if not handled:
+                with self._work:
+                    self._idle += 1
+                    try:
+                        self._work.wait(self.idle_wait)
+                    finally:
+                        self._idle -= 1
+
+    def send_one(self) -> bool:
+        """Claim one due row (if the circuit lets us) and deliver it; False when there was none."""
+        permit = self.breaker.permit()
+        if permit is None:
+            db.session.rollback()
+            self.stop.wait(min(self.breaker.seconds_until_retry(), 0.5))
+            return True
+        claimed = claim.claim_next(self.lease, self.attempt.validity)
+        if claimed is None:
+            if permit == PROBE:
+                self.breaker.release_probe()
+            return False
+        try:
+            self.attempt.deliver_claimed(claimed, probe=permit == PROBE)
+        except Exception:
+            db.session.rollback()
+            log.exception("delivery of message %s failed unexpectedly", claimed.id)
+            raise
+        finally:
+            if permit == PROBE:  # a probe that proved nothing (expired, opted out): probe again now
+                self.breaker.release_probe()
+        return True
+
+    def run_once(self) -> int:
+        """Deliver every row due now, one by one, in this thread (tests and tools)."""
+        handled = 0
         with self.app.app_context():
-            try:
-                rows = (
-                    db.session.execute(
-                        select(Message.id)
-                        .join(Receipt, Receipt.provider_id == Message.provider_id)
-                        .where(Receipt.message_id.is_(None))
-                        .distinct()
-                        .limit(100)
-                    )
-                    .scalars()
-                    .all()
-                )
-                for message_id in rows:
-                    message = db.session.get(Message, message_id)
-                    lock_key(message.provider_id)
-                    apply_pending_receipts(message)
-                    db.session.commit()
-                return len(rows)
-            except Exception:
-                db.session.rollback()
-                log.exception("receipt sweep failed")
-                return 0
+            while self.send_one():
+                handled += 1
+        return handled

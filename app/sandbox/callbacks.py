@@ -10,6 +10,7 @@ refused for a stale timestamp.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import queue
@@ -19,8 +20,8 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 from standardwebhooks import Webhook
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class WebhookSender:
             q.put(None)
 
     def _work(self, jobs: queue.Queue[Delivery | None]) -> None:
-        session = requests.Session()
+        session = Poster(self._timeout)
         while not self._stopping.is_set():
             delivery = jobs.get()
             if delivery is None:
@@ -107,7 +108,7 @@ class WebhookSender:
             except Exception:  # keep the worker alive for the webhooks queued behind this one
                 log.exception("webhook %s to %s failed", delivery.event_id, delivery.url)
 
-    def _deliver(self, session: requests.Session, delivery: Delivery) -> bool:
+    def _deliver(self, session: Poster, delivery: Delivery) -> bool:
         delay = self._backoff
         for attempt in range(1, self._max_attempts + 1):
             if delivery.generation != self._generation:
@@ -120,22 +121,58 @@ class WebhookSender:
         log.warning("gave up on webhook %s to %s after %d attempts", delivery.event_id, delivery.url, attempt)
         return False
 
-    def _attempt(self, session: requests.Session, delivery: Delivery, attempt: int) -> bool:
+    def _attempt(self, session: Poster, delivery: Delivery, attempt: int) -> bool:
         headers = signed_headers(self._webhook, delivery.event_id, delivery.body)
         try:
-            response = session.post(
-                delivery.url, data=delivery.body.encode(), headers=headers, timeout=self._timeout
-            )
-        except requests.RequestException as exc:
+            status = session.post(delivery.url, delivery.body.encode(), headers)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
             log.info("webhook %s attempt %d to %s failed: %s", delivery.event_id, attempt, delivery.url, exc)
             return False
-        if 200 <= response.status_code < 300:
+        if 200 <= status < 300:
             return True
         log.info(
             "webhook %s attempt %d to %s answered %d",
             delivery.event_id,
             attempt,
             delivery.url,
-            response.status_code,
+            status,
         )
         return False
+
+
+class Poster:
+    """POSTs over kept-alive `http.client` connections, one per host: a webhook costs a fraction
+    of what a `requests` call does, which matters when every sent message makes four."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        self._timeout = timeout
+        self._connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        for reuse in (True, False):
+            conn = self._connections.get(key) if reuse else None
+            fresh = conn is None
+            if conn is None:
+                kind = http.client.HTTPSConnection if key[0] == "https" else http.client.HTTPConnection
+                conn = kind(key[1], key[2], timeout=self._timeout[1])
+                self._connections[key] = conn
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._connections.pop(key, None)
+                if fresh:  # a new connection failed: the receiver is down, not a stale keep-alive
+                    raise
+                continue
+            if response.will_close:
+                conn.close()
+                self._connections.pop(key, None)
+            return response.status
+        raise http.client.HTTPException("no answer")

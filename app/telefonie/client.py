@@ -7,12 +7,25 @@ delivery worker can reconcile instead of sending twice.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+
+# What went wrong, as a short stable code: the admin counts retries by it, a failed message
+# carries it, and the delivery circuit opens on the kinds that mean "the provider is down".
+REFUSED = "connection_refused"
+CONNECT_TIMEOUT = "connect_timeout"
+CONNECTION_LOST = "connection_lost"
+READ_TIMEOUT = "read_timeout"
+SERVER_ERROR = "provider_5xx"
+RATE_LIMITED = "rate_limited"
+REJECTED = "rejected"
+BAD_ANSWER = "bad_answer"
+PROVIDER_DOWN = frozenset({REFUSED, CONNECT_TIMEOUT, CONNECTION_LOST, SERVER_ERROR, RATE_LIMITED})
 
 
 class TelefonieError(Exception):
@@ -25,6 +38,7 @@ class TelefonieError(Exception):
         retryable: bool = False,
         ambiguous: bool = False,
         retry_after: float | None = None,
+        kind: str | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -33,6 +47,21 @@ class TelefonieError(Exception):
         self.retryable = retryable
         self.ambiguous = ambiguous
         self.retry_after = retry_after
+        self.kind = kind or (REJECTED if status and status < 500 else SERVER_ERROR if status else BAD_ANSWER)
+
+    @property
+    def provider_down(self) -> bool:
+        """True for the failures that say the provider as a whole is unavailable (open the circuit)."""
+        return self.kind in PROVIDER_DOWN
+
+    def describe(self) -> str:
+        """One line that names the kind, the HTTP status and the provider's code when there are any."""
+        parts = [self.kind]
+        if self.status:
+            parts.append(f"HTTP {self.status}")
+        if self.code not in (None, ""):
+            parts.append(f"code {self.code}")
+        return f"{' '.join(parts)}: {self.message}"
 
 
 class NotFound(TelefonieError):
@@ -136,18 +165,41 @@ class Client:
         self._request("DELETE", f"/messages/{requests.utils.quote(message_id, safe='')}")
 
     def _request(self, method: str, path: str, *, sending: bool = False, **kw) -> Any:
+        where = f"{method} {self.base_url}{path}"
         try:
             resp = self.session.request(method, self.base_url + path, timeout=self.timeout, **kw)
         except requests.ConnectTimeout as exc:
-            raise TelefonieError(f"connect timeout: {exc}", retryable=True) from exc
+            raise TelefonieError(
+                f"no connection within {self.timeout[0]} s ({where})", retryable=True, kind=CONNECT_TIMEOUT
+            ) from exc
         except requests.ConnectionError as exc:
-            # A refused or reset connection before an answer: the request may have been read.
-            ambiguous = sending and not _refused(exc)
-            raise TelefonieError(f"connection error: {exc}", retryable=True, ambiguous=ambiguous) from exc
+            if _refused(exc):  # nothing was sent: safe to send again
+                raise TelefonieError(
+                    f"the provider refused the connection ({where}): {_root_cause(exc)}",
+                    retryable=True,
+                    kind=REFUSED,
+                ) from exc
+            # Reset or closed after the request left: the provider may have read and accepted it.
+            raise TelefonieError(
+                f"connection lost before an answer ({where}): {_root_cause(exc)}",
+                retryable=True,
+                ambiguous=sending,
+                kind=CONNECTION_LOST,
+            ) from exc
         except requests.Timeout as exc:
-            raise TelefonieError(f"read timeout: {exc}", retryable=True, ambiguous=sending) from exc
+            raise TelefonieError(
+                f"no answer within {self.timeout[1]} s ({where})",
+                retryable=True,
+                ambiguous=sending,
+                kind=READ_TIMEOUT,
+            ) from exc
         except requests.RequestException as exc:
-            raise TelefonieError(f"request failed: {exc}", retryable=True, ambiguous=sending) from exc
+            raise TelefonieError(
+                f"request failed ({where}): {_root_cause(exc)}",
+                retryable=True,
+                ambiguous=sending,
+                kind=CONNECTION_LOST,
+            ) from exc
         return self._answer(resp)
 
     @staticmethod
@@ -159,7 +211,11 @@ class Client:
                 return resp.json()
             except ValueError as exc:
                 raise TelefonieError(
-                    "provider answered with invalid JSON", status=resp.status_code, retryable=True
+                    "provider answered with invalid JSON",
+                    status=resp.status_code,
+                    retryable=True,
+                    ambiguous=resp.request.method == "POST",
+                    kind=BAD_ANSWER,
                 ) from exc
         code, message = _error_detail(resp)
         kind = NotFound if resp.status_code == 404 else TelefonieError
@@ -170,12 +226,38 @@ class Client:
             code=code,
             retryable=retryable,
             retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+            kind=RATE_LIMITED if resp.status_code == 429 else SERVER_ERROR if retryable else REJECTED,
         )
 
 
 def _refused(exc: requests.ConnectionError) -> bool:
     text = str(exc)
     return "Connection refused" in text or "NewConnectionError" in text or "Name or service" in text
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error's own words (`[Errno 111] Connection refused`), not urllib3's wrapper
+    text (`HTTPConnectionPool(...): Max retries exceeded ...`), so a saved error reads whole."""
+    seen: set[int] = set()
+    cause: BaseException = exc
+    while id(cause) not in seen:
+        seen.add(id(cause))
+        nxt = cause.__cause__ or cause.__context__
+        if nxt is None and cause.args and isinstance(cause.args[-1], BaseException):
+            nxt = cause.args[-1]
+        reason = getattr(cause, "reason", None)
+        if nxt is None and isinstance(reason, BaseException):
+            nxt = reason
+        if nxt is None:
+            break
+        cause = nxt
+    match = re.search(r"\[Errno -?\d+\][^'\")]*", str(cause)) or re.search(
+        r"\[Errno -?\d+\][^'\")]*", str(exc)
+    )
+    if match:
+        return match.group(0).strip()
+    text = str(cause).split(": ", 1)[-1] if ": " in str(cause) else str(cause)
+    return f"{type(cause).__name__}: {text}"[:300]
 
 
 def _error_detail(resp: requests.Response) -> tuple[int | str | None, str]:
