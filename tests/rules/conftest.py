@@ -1,3 +1,3 @@
 """The desk fixtures (signed-in client, thread builder) for tests that check rules in the desk too."""
 
-from tests.admin.conftest import agent, desk, fresh_throttle, make  # noqa: F401
+from tests.admin.conftest import agent, desk, make  # noqa: F401
