@@ -1,7 +1,7 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
 from app.accounts.models import ApiKey, User
-from app.campaigns.models import Campaign, CampaignRecipient
+from app.campaigns.models import Campaign, CampaignRecipient, CampaignSender
 from app.consent.models import ConsentEvent, ConsentKeyword
 from app.conversations.models import Contact, Conversation, Message, Receipt
 from app.rules.models import Rule, RuleHit
@@ -12,6 +12,7 @@ __all__ = [
     "User",
     "Campaign",
     "CampaignRecipient",
+    "CampaignSender",
     "ConsentEvent",
     "ConsentKeyword",
     "Contact",
