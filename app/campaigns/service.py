@@ -130,6 +130,18 @@ def transition(campaign: Campaign, action: str) -> Campaign:
     return campaign
 
 
+def pause(campaign: Campaign) -> Campaign:
+    return transition(campaign, "pause")
+
+
+def resume(campaign: Campaign) -> Campaign:
+    return transition(campaign, "resume")
+
+
+def cancel(campaign: Campaign) -> Campaign:
+    return transition(campaign, "cancel")
+
+
 def _withdraw(campaign: Campaign, now: datetime) -> None:
     db.session.execute(
         update(R).where(R.campaign_id == campaign.id, R.outcome == "pending").values(outcome="cancelled"),
