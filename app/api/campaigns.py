@@ -93,7 +93,10 @@ def list_campaigns():
     size = integer(request.args.get("page_size"), "page_size", default=50, lo=1, hi=100)
     total = db.session.scalar(select(db.func.count()).select_from(Campaign))
     rows = db.session.scalars(
-        select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc()).offset((page - 1) * size).limit(size)
+        select(Campaign)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+        .offset((page - 1) * size)
+        .limit(size)
     )
     return jsonify(
         {"campaigns": [campaign_json(c) for c in rows], "total": total, "page": page, "page_size": size}

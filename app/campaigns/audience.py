@@ -147,14 +147,18 @@ def from_csv(raw: bytes) -> list[Row]:
     if len(set(columns)) != len(columns):
         raise AudienceError("the CSV header names a column twice")
     phone_at, name_at = columns.index("phone"), columns.index("name") if "name" in columns else None
-    extra = [(i, (header or [])[i].strip()) for i, c in enumerate(columns) if c not in ("phone", "name") and c]
+    extra = [
+        (i, (header or [])[i].strip()) for i, c in enumerate(columns) if c not in ("phone", "name") and c
+    ]
     rows: list[Row] = []
     try:
         for record in reader:
             if not any(c.strip() for c in record):
                 continue
             if len(rows) >= MAX_RECIPIENTS:
-                raise AudienceError(f"too many recipients: more than {MAX_RECIPIENTS:,}; the limit is {MAX_RECIPIENTS:,} a campaign")
+                raise AudienceError(
+                    f"too many recipients: more than {MAX_RECIPIENTS:,}; that is the limit"
+                )
             number = len(rows) + 2
             cell = record[phone_at] if phone_at < len(record) else ""
             name = record[name_at] if name_at is not None and name_at < len(record) else None

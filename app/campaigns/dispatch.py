@@ -58,7 +58,9 @@ def dispatch(now: datetime | None = None) -> int:
         .values(status="running", updated_at=now)
     )
     db.session.commit()
-    ids = list(db.session.scalars(select(Campaign.id).where(Campaign.status == "running").order_by(Campaign.id)))
+    ids = list(
+        db.session.scalars(select(Campaign.id).where(Campaign.status == "running").order_by(Campaign.id))
+    )
     db.session.rollback()
     window = _window()
     queued = 0
@@ -89,7 +91,9 @@ class _Slots:
         self.horizon = now + LOOKAHEAD
         self.rows = {
             s.from_number: s
-            for s in db.session.scalars(select(CampaignSender).where(CampaignSender.campaign_id == campaign.id))
+            for s in db.session.scalars(
+                select(CampaignSender).where(CampaignSender.campaign_id == campaign.id)
+            )
         }
         self.next = {n: max(s.next_slot_at or now, now) for n, s in self.rows.items()}
 

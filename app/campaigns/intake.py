@@ -76,7 +76,9 @@ def parse_send_at(value: object, now: datetime) -> datetime:
     try:
         at = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise IntakeError("invalid_field", f"'send_at' is not an ISO 8601 date and time: {value[:40]!r}") from None
+        raise IntakeError(
+            "invalid_field", f"'send_at' is not an ISO 8601 date and time: {value[:40]!r}"
+        ) from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)  # no offset given: UTC
     if at < now - PAST_TOLERANCE:

@@ -51,7 +51,9 @@ def check(body: str, rows: Iterable[Row]) -> None:
         try:
             text = render(body, row.phone, row.name, row.fields)
         except ReplyTemplateError as exc:
-            raise BodyError("invalid_template", f"'body' cannot be rendered for row {row.row}: {exc}") from None
+            raise BodyError(
+                "invalid_template", f"'body' cannot be rendered for row {row.row}: {exc}"
+            ) from None
         if text in seen:
             continue
         seen.add(text)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 
 from app.campaigns.audience import Audience, Row
 from app.campaigns.models import BUCKETS, Campaign, CampaignRecipient, CampaignSender
-from app.conversations.models import Message
+from app.conversations.models import Contact, Message
 from app.dbutil import dialect
 from app.extensions import db
 from app.types import utcnow
@@ -164,16 +164,27 @@ def _withdraw(campaign: Campaign, now: datetime) -> None:
     )
     for start in range(0, len(withdrawn), 1000):
         db.session.execute(
-            update(R)
-            .where(R.message_id.in_(withdrawn[start : start + 1000]))
-            .values(outcome="cancelled"),
+            update(R).where(R.message_id.in_(withdrawn[start : start + 1000])).values(outcome="cancelled"),
             execution_options={"synchronize_session": False},
         )
 
 
+OptedOut = aliased(Contact)
+
+
+def _with_buckets(query):
+    """Join what bucket_column() reads: the message, and the contact only when opted out."""
+    return query.outerjoin(Message, Message.id == R.message_id).outerjoin(
+        OptedOut, and_(OptedOut.phone == R.phone, OptedOut.opted_out.is_(True))
+    )
+
+
 def bucket_column(message=Message):
-    """The recipient's bucket: its own outcome until a message exists, then the message's status."""
+    """The recipient's bucket: its own outcome until a message exists, then the message's status.
+    A pending recipient who opted out meanwhile is already counted `skipped_opted_out` (the
+    dispatcher will skip them)."""
     return case(
+        (and_(R.outcome == "pending", OptedOut.id.is_not(None)), "skipped_opted_out"),
         (R.outcome != "queued", R.outcome),
         (message.id.is_(None), "failed"),
         (and_(message.status == "failed", message.error_code == OPTED_OUT), "skipped_opted_out"),
@@ -187,9 +198,7 @@ def counts(campaign_id: int) -> dict:
     result = {b: 0 for b in BUCKETS}
     bucket = bucket_column().label("bucket")
     rows = db.session.execute(
-        select(bucket, func.count())
-        .select_from(R)
-        .outerjoin(Message, Message.id == R.message_id)
+        _with_buckets(select(bucket, func.count()).select_from(R))
         .where(R.campaign_id == campaign_id)
         .group_by(bucket)
     )
@@ -231,21 +240,16 @@ def errors(campaign_id: int) -> list[tuple[int | None, str, int]]:
 
 
 def recipients_query(campaign_id: int):
-    return (
-        select(
-            R.phone,
-            R.name,
-            bucket_column().label("status"),
-            Message.sid.label("message_id"),
-            R.from_number,
-            Message.error_code,
-            R.row_number,
-        )
-        .select_from(R)
-        .outerjoin(Message, Message.id == R.message_id)
-        .where(R.campaign_id == campaign_id)
-        .order_by(R.id)
-    )
+    query = select(
+        R.phone,
+        R.name,
+        bucket_column().label("status"),
+        Message.sid.label("message_id"),
+        R.from_number,
+        Message.error_code,
+        R.row_number,
+    ).select_from(R)
+    return _with_buckets(query).where(R.campaign_id == campaign_id).order_by(R.id)
 
 
 def recipient_page(campaign_id: int, page: int, size: int) -> tuple[list[dict], int]:

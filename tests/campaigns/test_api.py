@@ -45,7 +45,12 @@ def test_create_and_get(api) -> None:
     assert counts["pending"] == 2 and counts["skipped_duplicate"] == 1 and counts["total"] == 3
     assert sum(counts[b] for b in BUCKETS) == counts["total"]
     assert data["skipped_rows"] == [
-        {"row": 3, "phone": NY, "status": "skipped_duplicate", "reason": "the number appears earlier in the list"}
+        {
+            "row": 3,
+            "phone": NY,
+            "status": "skipped_duplicate",
+            "reason": "the number appears earlier in the list",
+        }
     ]
     r = api("GET", f"/api/v1/campaigns/{data['id']}")
     assert r.status_code == 200
@@ -125,7 +130,11 @@ def test_sender_pool_and_send_at(api) -> None:
         ({"body": None}, "21602", "'body'"),
         ({"body": "Hi {{ name "}, "invalid_template", "template"),
         ({"body": "{% for x in range(10) %}{{ x }}{% endfor %}{{ 1/0 }}"}, "invalid_template", "row 1"),
-        ({"body": "{{ fields.long }}", "recipients": [{"phone": NY, "fields": {"long": "ы" * 1000}}]}, "21617", "row 1"),
+        (
+            {"body": "{{ fields.long }}", "recipients": [{"phone": NY, "fields": {"long": "ы" * 1000}}]},
+            "21617",
+            "row 1",
+        ),
         ({"body": "x" * 1601}, "invalid_field", "'body'"),
         ({"send_at": "2020-01-01T00:00:00Z"}, "invalid_field", "past"),
         ({"send_at": "next tuesday"}, "invalid_field", "send_at"),
@@ -208,10 +217,14 @@ def test_tag_audience(api, app) -> None:
 
 
 def test_recipient_rows_keep_name_and_fields(api, query) -> None:
-    cid = create(api, recipients=[{"phone": NY, "name": "Ann", "fields": {"city": "Paris", "n": 3}}]).get_json()["id"]
+    cid = create(
+        api, recipients=[{"phone": NY, "name": "Ann", "fields": {"city": "Paris", "n": 3}}]
+    ).get_json()["id"]
     row = query(
         lambda: db.session.execute(
-            select(CampaignRecipient.name, CampaignRecipient.fields).where(CampaignRecipient.campaign_id == cid)
+            select(CampaignRecipient.name, CampaignRecipient.fields).where(
+                CampaignRecipient.campaign_id == cid
+            )
         ).one()
     )
     assert tuple(row) == ("Ann", {"city": "Paris", "n": "3"})

@@ -30,8 +30,14 @@ def ctx(app_ctx):
 def make(recipients, rate=60, body="Sale today", at=NOON_NY, **extra) -> int:
     with freeze_time(at):
         campaign = intake.create(
-            {"name": "test", "from": extra.pop("from_", OUR), "body": body, "recipients": recipients,
-             "rate_per_minute": rate, **extra}
+            {
+                "name": "test",
+                "from": extra.pop("from_", OUR),
+                "body": body,
+                "recipients": recipients,
+                "rate_per_minute": rate,
+                **extra,
+            }
         )
         db.session.commit()
     return campaign.id
@@ -68,8 +74,10 @@ def hand_to_provider(status: str = "sent") -> None:
 
 
 def test_queues_personalised_messages_with_campaign_id(ctx) -> None:
-    cid = make([{"phone": NY[0], "name": "Ann", "fields": {"city": "Paris"}}, NY[1]],
-               body="Hi {{ name }}! {{ fields.city }} {{ fields.none }}sale for {{ phone }}")
+    cid = make(
+        [{"phone": NY[0], "name": "Ann", "fields": {"city": "Paris"}}, NY[1]],
+        body="Hi {{ name }}! {{ fields.city }} {{ fields.none }}sale for {{ phone }}",
+    )
     assert dispatch_at(NOON_NY) == 2
     rows = recipients(cid)
     first = db.session.get(Message, rows[NY[0]].message_id)
@@ -233,10 +241,19 @@ def test_replies_count_recipients_who_texted_back_after(ctx) -> None:
     cid = make(NY[:3], rate=600)
     dispatch_at(NOON_NY)
     for phone in (NY[0], NY[0], NY[1]):
-        conversation = db.session.scalar(select(Conversation).where(Conversation.contact_id == get_or_create_contact(phone).id))
+        conversation = db.session.scalar(
+            select(Conversation).where(Conversation.contact_id == get_or_create_contact(phone).id)
+        )
         db.session.add(
-            Message(conversation_id=conversation.id, direction="inbound", status="received", from_number=phone,
-                    to_number=OUR, body="thanks", provider_id=None)
+            Message(
+                conversation_id=conversation.id,
+                direction="inbound",
+                status="received",
+                from_number=phone,
+                to_number=OUR,
+                body="thanks",
+                provider_id=None,
+            )
         )
     db.session.commit()
     assert service.counts(cid)["replies"] == 2
