@@ -57,7 +57,6 @@ def _request_fields() -> tuple[dict, bytes | None]:
         return data, None
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", "send application/json or multipart/form-data")
-    request.max_form_memory_size = 64 * 1024
     form = request.form
     data: dict = {key: form.get(key) for key in ("name", "body", "send_at", "rate_per_minute", "tag")}
     senders = form.getlist("from")

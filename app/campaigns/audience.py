@@ -6,7 +6,7 @@ few are named in the answer with their row numbers. Only a problem with the whol
 list, no header, too many rows, not UTF-8) is an `AudienceError`, which the API answers with 400.
 
 Row numbers: a JSON list's rows are numbered from 1 (`recipients[0]` is row 1); a CSV file's
-lines from 1 with the header as row 1, so the first recipient is row 2, as a spreadsheet shows it.
+rows are its line numbers (the header is line 1, blank lines count), as a spreadsheet shows them.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def from_csv(raw: bytes) -> list[Row]:
                 raise AudienceError(
                     f"too many recipients: more than {MAX_RECIPIENTS:,}; that is the limit"
                 )
-            number = len(rows) + 2
+            number = reader.line_num
             cell = record[phone_at] if phone_at < len(record) else ""
             name = record[name_at] if name_at is not None and name_at < len(record) else None
             fields = {key: record[i] if i < len(record) else "" for i, key in extra}
