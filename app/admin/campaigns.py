@@ -17,8 +17,16 @@ from app.extensions import db
 PAGE_SIZE = 50
 FORM_FIELDS = ("name", "from", "body", "send_at", "rate_per_minute")
 # Buckets whose recipients are finished with (the progress bar's value).
-DONE = ("sent", "delivered", "undelivered", "failed", "skipped_opted_out", "skipped_invalid",
-        "skipped_duplicate", "cancelled")
+DONE = (
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "skipped_opted_out",
+    "skipped_invalid",
+    "skipped_duplicate",
+    "cancelled",
+)
 
 
 def require_admin() -> None:
@@ -106,14 +114,18 @@ def campaign_create():
     try:
         csv_bytes = _form_upload()
         if csv_bytes is None:
-            raise intake.IntakeError("missing_field", "choose a CSV file of recipients (a header row with 'phone')")
+            raise intake.IntakeError(
+                "missing_field", "choose a CSV file of recipients (a header row with 'phone')"
+            )
         campaign = intake.create(data, csv_bytes, created_by=getattr(current_user, "email", None))
     except intake.IntakeError as exc:
         db.session.rollback()
         return render_new(values, exc.message, 400)
     db.session.commit()
     skipped = len(campaign.rejected or [])
-    flash(f"Campaign “{campaign.name}” created." + (" Some rows were set aside: see below." if skipped else ""))
+    flash(
+        f"Campaign “{campaign.name}” created." + (" Some rows were set aside: see below." if skipped else "")
+    )
     return redirect(url_for("admin.campaign", campaign_id=campaign.id))
 
 
@@ -135,7 +147,11 @@ def campaign_preview():
 def campaign(campaign_id: int):
     item = find(campaign_id)
     return render_template(
-        "admin/campaign.html", campaign=item, view=summary(item), buckets=BUCKETS, rejected=item.rejected or []
+        "admin/campaign.html",
+        campaign=item,
+        view=summary(item),
+        buckets=BUCKETS,
+        rejected=item.rejected or [],
     )
 
 
@@ -161,5 +177,7 @@ def campaign_action(campaign_id: int, action: str):
         flash(str(exc), "error")
         return redirect(url_for("admin.campaign", campaign_id=campaign_id)), 303
     db.session.commit()
-    flash({"pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled: nothing more will be sent."}[action])
+    flash(
+        {"pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled: nothing more will be sent."}[action]
+    )
     return redirect(url_for("admin.campaign", campaign_id=campaign_id), 303)

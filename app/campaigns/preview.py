@@ -5,8 +5,6 @@ fields turn a GSM-7 body into UCS-2 (twice the segments: 70 characters a part in
 from __future__ import annotations
 
 import codecs
-import csv
-import io
 from decimal import Decimal
 
 from app.campaigns import audience, render

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
+from flask import g
 from sqlalchemy import and_, case, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import aliased
 
@@ -128,6 +129,15 @@ def transition(campaign: Campaign, action: str) -> Campaign:
         _withdraw(campaign, now)
     db.session.flush()
     return campaign
+
+
+def campaign_label(campaign_id: int) -> str:
+    """How a thread names a campaign message: `campaign “Spring sale”` (names cached per request)."""
+    cache = g.setdefault("campaign_names", {})
+    if campaign_id not in cache:
+        cache[campaign_id] = db.session.scalar(select(Campaign.name).where(Campaign.id == campaign_id))
+    name = cache[campaign_id]
+    return f"campaign “{name}”" if name else "campaign"
 
 
 def pause(campaign: Campaign) -> Campaign:

@@ -70,7 +70,11 @@ def test_form_errors_are_shown_and_nothing_is_created(desk, query) -> None:
 
 def test_preview_json(desk) -> None:
     desk.get("/admin/campaigns/new")
-    data = {"body": "Hi {{ name }}", "recipients": (io.BytesIO(CSV.encode()), "list.csv"), "total_rows": "1000"}
+    data = {
+        "body": "Hi {{ name }}",
+        "recipients": (io.BytesIO(CSV.encode()), "list.csv"),
+        "total_rows": "1000",
+    }
     r = desk.post("/admin/campaigns/preview", data=data, content_type="multipart/form-data")
     preview = r.get_json()
     assert [row["text"] for row in preview["rows"]] == ["Hi Ann", "Hi Zoë"]
@@ -100,10 +104,43 @@ def test_pause_resume_cancel_buttons(desk, query) -> None:
 
 
 def test_hostile_names_are_text(desk, query) -> None:
-    r = create(desk, name="<script>alert(1)</script>", csv_text="phone,name\n+12125550100,<img src=x onerror=alert(1)>\n")
+    r = create(
+        desk,
+        name="<script>alert(1)</script>",
+        csv_text="phone,name\n+12125550100,<img src=x onerror=alert(1)>\n",
+    )
     assert r.status_code == 302
     cid = query(lambda: db.session.scalar(select(Campaign.id)))
     html = desk.html(f"/admin/campaigns/{cid}")
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert desk.get("/admin/campaigns/99999").status_code == 404
     assert desk.get(f"/admin/campaigns/{10**20}").status_code == 404
+
+
+def test_thread_names_the_campaign_and_the_reply_lands_there(desk, app, client) -> None:
+    from datetime import UTC, datetime
+
+    from freezegun import freeze_time
+
+    from app.campaigns import service
+    from app.conversations.models import Conversation
+    from tests.conftest import inbound_payload, post_signed_webhook
+
+    create(desk, name="Spring <b>sale</b>", csv_text="phone,name\n+12125550100,Ann\n")
+    noon_ny = datetime(2026, 7, 1, 16, 0, tzinfo=UTC)
+    with app.app_context(), freeze_time(noon_ny):
+        assert service.dispatch(noon_ny) == 1
+        db.session.remove()
+    assert (
+        post_signed_webhook(
+            client, "/webhooks/telefonie/inbound", inbound_payload("+12125550100", "Yes please")
+        ).status_code
+        == 204
+    )
+    with app.app_context():
+        conversations = list(db.session.scalars(select(Conversation.id)))
+        db.session.remove()
+    assert len(conversations) == 1
+    html = desk.html(f"/admin/conversations/{conversations[0]}")
+    assert "campaign “Spring &lt;b&gt;sale&lt;/b&gt;”" in html
+    assert "Yes please" in html and "Hi Ann in</p>" in html
