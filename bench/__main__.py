@@ -14,7 +14,7 @@ import traceback
 
 from bench import report
 
-SECTIONS = ("webhooks", "decide", "admin")
+SECTIONS = ("webhooks", "decide", "admin", "campaigns")
 
 
 def run_section(name: str) -> list[report.Table]:
@@ -26,6 +26,10 @@ def run_section(name: str) -> list[report.Table]:
         from bench import decide
 
         return decide.run()
+    if name == "campaigns":
+        from bench import campaigns
+
+        return campaigns.run()
     from bench import admin_pages
 
     return admin_pages.run()

@@ -46,6 +46,92 @@ CONV = {"$ref": "#/components/schemas/Conversation"}
 CONTACT = {"$ref": "#/components/schemas/Contact"}
 STR = {"type": "string"}
 INT = {"type": "integer"}
+CAMPAIGN = {"$ref": "#/components/schemas/Campaign"}
+CAMPAIGN_BUCKETS = [
+    "pending",
+    "queued",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "skipped_opted_out",
+    "skipped_invalid",
+    "skipped_duplicate",
+    "cancelled",
+]
+CAMPAIGN_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": INT,
+        "name": STR,
+        "status": {"type": "string", "enum": ["scheduled", "running", "paused", "completed", "cancelled"]},
+        "from": {"type": "array", "items": STR},
+        "body": STR,
+        "media_url": {"type": "array", "items": STR},
+        "send_at": STR,
+        "rate_per_minute": INT,
+        "created_at": STR,
+        "updated_at": STR,
+        "counts": {"type": "object", "properties": {b: INT for b in [*CAMPAIGN_BUCKETS, "total", "replies"]}},
+        "skipped_rows": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"row": INT, "phone": STR, "status": STR, "reason": STR},
+            },
+        },
+    },
+}
+CAMPAIGN_INPUT = {
+    "type": "object",
+    "required": ["name", "from"],
+    "properties": {
+        "name": STR,
+        "from": {"oneOf": [STR, {"type": "array", "items": STR, "maxItems": 100}]},
+        "body": STR,
+        "media_url": {"type": "array", "items": STR, "maxItems": 10},
+        "recipients": {
+            "type": "array",
+            "maxItems": 100000,
+            "items": {
+                "oneOf": [
+                    STR,
+                    {
+                        "type": "object",
+                        "properties": {"phone": STR, "name": STR, "fields": {"type": "object"}},
+                    },
+                ]
+            },
+        },
+        "tag": STR,
+        "send_at": STR,
+        "rate_per_minute": {"type": "integer", "minimum": 1, "maximum": 6000},
+    },
+}
+CAMPAIGN_LIST = {
+    "type": "object",
+    "properties": {"campaigns": {"type": "array", "items": CAMPAIGN}, "total": INT},
+}
+RECIPIENT_LIST = {
+    "type": "object",
+    "properties": {
+        "total": INT,
+        "recipients": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "phone": STR,
+                    "name": STR,
+                    "status": {"type": "string", "enum": CAMPAIGN_BUCKETS},
+                    "message_id": STR,
+                    "from": STR,
+                    "error_code": INT,
+                },
+            },
+        },
+    },
+}
 STATUSES = ["queued", "sending", "sent", "delivered", "undelivered", "failed", "receiving", "received"]
 
 DOCUMENT = {
@@ -165,39 +251,48 @@ DOCUMENT = {
             "delete": _op("Delete a rule", "204", params=[_p("id", INT)], errors=("401", "404")),
         },
         "/campaigns": {
+            "get": _op(
+                "Campaigns, newest first (page, page_size ≤ 100)", "200", CAMPAIGN_LIST, errors=("401",)
+            ),
             "post": _op(
-                "Create a campaign (throttled, quiet hours, opted-out recipients skipped)",
+                "Create a campaign: JSON, or multipart/form-data with a CSV file `recipients`; bad rows are"
+                " skipped and counted, never a refusal",
                 "201",
-                {"$ref": "#/components/schemas/Campaign"},
-                body={
-                    "type": "object",
-                    "required": ["name", "from", "body", "recipients"],
-                    "properties": {
-                        "name": STR,
-                        "from": STR,
-                        "body": STR,
-                        "media_url": {"type": "array", "items": STR, "maxItems": 10},
-                        "recipients": {"type": "array", "items": STR, "minItems": 1, "maxItems": 10000},
-                        "rate_per_minute": {"type": "integer", "minimum": 1, "maximum": 6000},
-                    },
-                },
-            )
+                CAMPAIGN,
+                body=CAMPAIGN_INPUT,
+            ),
         },
         "/campaigns/{id}": {
             "get": _op(
-                "A campaign and its counts by outcome",
+                "A campaign and its counts by bucket",
                 "200",
-                {"$ref": "#/components/schemas/Campaign"},
+                CAMPAIGN,
                 params=[_p("id", INT)],
                 errors=("401", "404"),
-            )
+            ),
+        },
+        "/campaigns/{id}/recipients": {
+            "get": _op(
+                "A campaign's recipients, paged (page, page_size ≤ 100)",
+                "200",
+                RECIPIENT_LIST,
+                params=[_p("id", INT)],
+                errors=("400", "401", "404"),
+            ),
+        },
+        "/campaigns/{id}/recipients.csv": {
+            "get": {
+                "summary": "Every recipient row as CSV (the report)",
+                "parameters": [_p("id", INT)],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": STR}}}},
+            },
         },
         **{
             f"/campaigns/{{id}}/{action}": {
                 "post": _op(
                     f"{action.capitalize()} a campaign",
                     "200",
-                    {"$ref": "#/components/schemas/Campaign"},
+                    CAMPAIGN,
                     params=[_p("id", INT)],
                     errors=("401", "404", "409"),
                 )
@@ -257,9 +352,11 @@ DOCUMENT = {
                     "error_message": STR,
                     "media_url": {"type": "array", "items": STR},
                     "conversation_id": INT,
+                    "campaign_id": INT,
                     "encoding": {"type": "string", "enum": ["GSM-7", "UCS-2"]},
                 },
             },
+            "Campaign": CAMPAIGN_SCHEMA,
             "Contact": {
                 "type": "object",
                 "properties": {
