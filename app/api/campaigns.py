@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from collections.abc import Iterator
 
@@ -44,7 +45,12 @@ def campaign_json(campaign: Campaign, counts: dict | None = None) -> dict:
 
 
 def csv_limit() -> int:
-    return int(current_app.config.get("CAMPAIGN_CSV_MAX_BYTES", CSV_MAX_BYTES))
+    """The CSV upload limit: app config, else the environment variable, else 16 MiB."""
+    value = current_app.config.get("CAMPAIGN_CSV_MAX_BYTES") or os.environ.get("CAMPAIGN_CSV_MAX_BYTES")
+    try:
+        return max(1024, int(value)) if value else CSV_MAX_BYTES
+    except ValueError:
+        return CSV_MAX_BYTES
 
 
 def _request_fields() -> tuple[dict, bytes | None]:

@@ -83,8 +83,6 @@ def test_progress_is_live_and_buttons_work(desk, worker, sandbox, app) -> None:
     assert desk.locator("#campaign-progress").get_attribute("max") == "6"
     expect(desk.locator("#campaign-progress-text")).to_contain_text("6 of 6 done (100%)")
     expect(desk.locator('button[data-action="pause"]')).to_be_disabled()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    desk.screenshot(path=str(SHOTS / "campaign.png"), full_page=True)
     desk.goto("/admin/campaigns")
     expect(desk.locator(".campaigns-table progress")).to_have_count(1)
     expect(desk.locator(".campaigns-table")).to_contain_text("Spring sale")
@@ -102,3 +100,32 @@ def test_pause_and_resume_from_the_page(desk) -> None:
     desk.on("dialog", lambda d: None)  # the fixture dismisses confirm(): cancel stays not sent
     desk.click('button[data-action="cancel"]')
     expect(desk.locator("#campaign-status")).to_have_text("running")
+
+
+def test_progress_page_screenshot(desk, worker, sandbox, app) -> None:
+    """The README's picture: a campaign part-way, with a failure and an undelivered message."""
+    from app import settings
+
+    with app.app_context():
+        settings.put("quiet_end", "00:00")  # the picture must not depend on the hour it is taken
+        settings.put("quiet_start", "23:59")
+        db.session.commit()
+        get_or_create_contact("+12065550140").opted_out = True
+        db.session.commit()
+        db.session.remove()
+    phones = ["+12025550101", "+12025550102", "+12065550140"]
+    phones += [f"+1{area}555{n:04d}" for n in range(150, 170) for area in ("415", "312")][:37]
+    desk.goto("/admin/campaigns/new")
+    desk.fill('input[name="name"]', "Spring sale")
+    desk.fill('input[name="from"]', f"{OUR}, +14155550199")
+    desk.fill("#campaign-body", "Hi {{ name }}! 20% off everything at our {{ fields.store }} store this week.")
+    desk.set_input_files('input[name="recipients"]', csv_file(phones, extra_rows="+1555,Nobody,Nowhere\n"))
+    desk.fill('input[name="rate_per_minute"]', "40")
+    desk.click("button.primary")
+    desk.wait_for_url("**/admin/campaigns/*")
+    desk.wait_for_function(
+        "() => Number(document.querySelector('[data-bucket=delivered]').textContent) >= 12", timeout=60_000
+    )
+    expect(desk.locator("#campaign-errors tr")).to_have_count(2, timeout=30_000)  # 30003 and 30008
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    desk.screenshot(path=str(SHOTS / "campaign.png"), full_page=True)
