@@ -10,7 +10,15 @@ from app.admin.security import CSP
 
 from .conftest import EMAIL, PASSWORD, csrf_of, sign_in
 
-SAMPLE_ARGS = {"conversation_id": 1, "message_id": 1, "rule_id": 1, "keyword_id": 1, "phone": "+14155550123"}
+SAMPLE_ARGS = {
+    "conversation_id": 1,
+    "message_id": 1,
+    "rule_id": 1,
+    "keyword_id": 1,
+    "phone": "+14155550123",
+    "campaign_id": 1,
+    "action": "pause",
+}
 OPEN = ("admin.login", "admin.static")
 
 

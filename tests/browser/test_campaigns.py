@@ -124,8 +124,8 @@ def test_progress_page_screenshot(desk, worker, sandbox, app) -> None:
     desk.click("button.primary")
     desk.wait_for_url("**/admin/campaigns/*")
     desk.wait_for_function(
-        "() => Number(document.querySelector('[data-bucket=delivered]').textContent) >= 12", timeout=60_000
+        "() => Number(document.querySelector('[data-bucket=delivered]').textContent) >= 12", timeout=120_000
     )
-    expect(desk.locator("#campaign-errors tr")).to_have_count(2, timeout=30_000)  # 30003 and 30008
+    expect(desk.locator("#campaign-errors tr")).to_have_count(2, timeout=60_000)  # 30003 and 30008
     SHOTS.mkdir(parents=True, exist_ok=True)
     desk.screenshot(path=str(SHOTS / "campaign.png"), full_page=True)
