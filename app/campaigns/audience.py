@@ -173,13 +173,15 @@ def from_csv(raw: bytes) -> list[Row]:
         (i, (header or [])[i].strip()) for i, c in enumerate(columns) if c not in ("phone", "name") and c
     ]
     records: list[tuple[int, list[str]]] = []
+    line = reader.line_num  # a record's row is the line it starts on (a quoted cell may span lines)
     try:
         for record in reader:
+            start, line = line + 1, reader.line_num
             if not any(c.strip() for c in record):
                 continue
             if len(records) >= MAX_RECIPIENTS:
                 raise AudienceError(f"too many recipients: more than {MAX_RECIPIENTS:,}; that is the limit")
-            records.append((reader.line_num, record))
+            records.append((start, record))
     except csv.Error as exc:
         raise AudienceError(f"the CSV file 'recipients' cannot be read: {exc}") from None
     _check_size(len(records))
