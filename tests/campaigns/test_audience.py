@@ -29,14 +29,19 @@ def test_fast_path_agrees_with_phonenumbers() -> None:
 
 @pytest.mark.parametrize(
     "number, prefix",
-    [("+12125550199", "+1212"), ("+442071234567", "+4420"), ("+18005550100", "+1800"), ("+447700900123", None)],
+    [
+        ("+12125550199", "+1212"),
+        ("+442071234567", "+4420"),
+        ("+18005550100", "+1800"),
+        ("+447700900123", None),
+    ],
 )
 def test_area_prefix(number: str, prefix: str | None) -> None:
     assert area_prefix(number) == prefix
 
 
 def test_csv_semicolons_and_quoted_newlines() -> None:
-    rows = from_csv('phone;name;note\n+12125550100;Ann;"two\nlines"\n+12125550101;Bo;x\n'.encode())
+    rows = from_csv(b'phone;name;note\n+12125550100;Ann;"two\nlines"\n+12125550101;Bo;x\n')
     assert [(r.row, r.phone, r.name, r.fields) for r in rows] == [
         (2, "+12125550100", "Ann", {"note": "two\nlines"}),
         (4, "+12125550101", "Bo", {"note": "x"}),
