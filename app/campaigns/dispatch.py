@@ -20,17 +20,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 
 from app import settings
-from app.campaigns import quiet_hours, render
+from app.campaigns import quiet_hours
 from app.campaigns.models import Campaign, CampaignRecipient, CampaignSender
-from app.conversations.models import Message, new_sid
-from app.conversations.service import QUEUE_CHANNEL, get_or_create_contact, get_or_create_conversation, touch
+from app.campaigns.queueing import queue_batch
+from app.conversations.models import Message
+from app.conversations.service import QUEUE_CHANNEL
 from app.dbutil import dialect, notify
 from app.extensions import db
-from app.rules.templates import ReplyTemplateError
-from app.telefonie import segments
 from app.types import utcnow
 
 log = logging.getLogger("app.campaigns")
@@ -100,6 +99,13 @@ class _Slots:
     def open_senders(self) -> list[str]:
         return [n for n, at in self.next.items() if at < self.horizon]
 
+    def capacity(self, number: str) -> int:
+        """How many slots this number has before the horizon."""
+        at = self.next.get(number)
+        if at is None or at >= self.horizon:
+            return 0
+        return int((self.horizon - at) / self.interval) + (1 if (self.horizon - at) % self.interval else 0)
+
     def take(self, number: str) -> datetime | None:
         at = self.next.get(number)
         if at is None or at >= self.horizon:
@@ -114,10 +120,13 @@ def _dispatch_campaign(campaign_id: int, now: datetime, window: tuple[time, time
     if campaign is None:  # paused or cancelled meanwhile, or another worker has it
         return 0
     slots = _Slots(campaign, now)
-    queued = scanned = 0
-    last_id = 0
+    # Look at up to twice the free slots: an opted-out contact found in the batch takes no slot,
+    # and a row beyond the slots stays pending for the next call.
+    room = {number: 2 * slots.capacity(number) for number in slots.next}
+    chosen: list[CampaignRecipient] = []
+    scanned = last_id = 0
     while scanned < MAX_SCAN:
-        senders = slots.open_senders()
+        senders = [number for number, free in room.items() if free > 0]
         if not senders:
             break
         batch = list(
@@ -139,68 +148,21 @@ def _dispatch_campaign(campaign_id: int, now: datetime, window: tuple[time, time
         for recipient in batch:
             scanned += 1
             last_id = recipient.id
-            if slots.next.get(recipient.from_number, slots.horizon) >= slots.horizon:
+            if room.get(recipient.from_number, 0) <= 0:
                 continue
             if not quiet_hours.allowed(recipient.phone, now, *window):
                 recipient.not_before = quiet_hours.next_allowed(recipient.phone, now, *window)
                 continue
-            if _queue(campaign, recipient, slots, now):
-                queued += 1
+            room[recipient.from_number] -= 1
+            chosen.append(recipient)
+    queued = sum(
+        queue_batch(campaign, chosen[i : i + CHUNK], slots.take, now) for i in range(0, len(chosen), CHUNK)
+    )
     if queued:
         notify(QUEUE_CHANNEL)
     db.session.flush()
     _maybe_complete(campaign, now)
     return queued
-
-
-def _queue(campaign: Campaign, recipient: CampaignRecipient, slots: _Slots, now: datetime) -> bool:
-    """Queue one recipient's message in its slot; False when the recipient is skipped instead."""
-    contact = get_or_create_contact(recipient.phone)
-    if recipient.name and not contact.name:
-        contact.name = recipient.name
-    if contact.opted_out:
-        recipient.outcome = "skipped_opted_out"
-        return False
-    try:
-        body = render.render(campaign.body, recipient.phone, recipient.name or contact.name, recipient.fields)
-    except ReplyTemplateError as exc:
-        log.warning("campaign %s: body failed for %s: %s", campaign.id, recipient.phone, exc)
-        recipient.outcome = "skipped_invalid"
-        return False
-    info = segments.analyze(body)
-    if info.num_segments > segments.MAX_SEGMENTS:
-        recipient.outcome = "skipped_invalid"
-        return False
-    slot = slots.take(recipient.from_number)
-    conversation = get_or_create_conversation(recipient.from_number, contact)
-    message_id = db.session.scalar(
-        insert(Message)
-        .values(
-            sid=new_sid(),
-            conversation_id=conversation.id,
-            direction="outbound",
-            status="queued",
-            from_number=recipient.from_number,
-            to_number=recipient.phone,
-            body=body,
-            media_urls=list(campaign.media_urls or []),
-            encoding=info.encoding,
-            num_segments=info.num_segments,
-            source="campaign",
-            date_created=now,
-            date_updated=now,
-            next_attempt_at=slot,
-            attempts=0,
-            outcome_unknown=False,
-            campaign_id=campaign.id,
-        )
-        .returning(Message.id)
-    )
-    touch(conversation, body or "[media]", now, inbound=False)
-    recipient.outcome = "queued"
-    recipient.message_id = message_id
-    recipient.queued_at = slot
-    return True
 
 
 def _maybe_complete(campaign: Campaign, now: datetime) -> None:
