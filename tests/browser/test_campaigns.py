@@ -102,18 +102,24 @@ def test_pause_and_resume_from_the_page(desk) -> None:
     expect(desk.locator("#campaign-status")).to_have_text("running")
 
 
-def test_progress_page_screenshot(desk, worker, sandbox, app) -> None:
-    """The README's picture: a campaign part-way, with a failure and an undelivered message."""
+@pytest.fixture
+def open_window(app):
+    """Quiet hours opened to the whole day, set before the worker starts (its settings cache must
+    never hold the old window), so the picture does not depend on the hour it is taken."""
     from app import settings
 
     with app.app_context():
-        settings.put("quiet_end", "00:00")  # the picture must not depend on the hour it is taken
+        settings.put("quiet_end", "00:00")
         settings.put("quiet_start", "23:59")
         db.session.commit()
-        settings.invalidate_cache()  # the worker thread may have cached the old window meanwhile
+        settings.invalidate_cache()
         get_or_create_contact("+12065550140").opted_out = True
         db.session.commit()
         db.session.remove()
+
+
+def test_progress_page_screenshot(open_window, desk, worker, sandbox) -> None:
+    """The README's picture: a campaign part-way, with a failure and an undelivered message."""
     phones = ["+12025550101", "+12025550102", "+12065550140"]
     phones += [f"+1{area}555{n:04d}" for n in range(150, 170) for area in ("415", "312")][:37]
     desk.goto("/admin/campaigns/new")
