@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from app.accounts.service import create_api_key, create_user
+from app.campaigns.cli import campaigns as campaigns_cli
 from app.extensions import db
 
 
@@ -21,6 +22,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(sandbox)
     app.cli.add_command(migrate)
     app.cli.add_command(rules)
+    app.cli.add_command(campaigns_cli)
 
 
 @click.group("api-keys", cls=AppGroup, help="API keys for /api/v1.")

@@ -3,7 +3,7 @@
 from app.accounts.models import ApiKey, User
 from app.admin.models import Note, SavedReply, ThreadEvent
 from app.callbacks.models import CallbackForward
-from app.campaigns.models import Campaign, CampaignRecipient
+from app.campaigns.models import Campaign, CampaignRecipient, CampaignSender
 from app.consent.models import ConsentEvent, ConsentKeyword
 from app.conversations.models import Contact, Conversation, Message, Receipt
 from app.conversations.tags import Tag
@@ -20,6 +20,7 @@ __all__ = [
     "User",
     "Campaign",
     "CampaignRecipient",
+    "CampaignSender",
     "ConsentEvent",
     "ConsentKeyword",
     "Contact",

@@ -14,7 +14,7 @@ import traceback
 
 from bench import report
 
-SECTIONS = ("webhooks", "decide", "admin", "delivery", "sse")
+SECTIONS = ("webhooks", "decide", "admin", "delivery", "sse", "campaigns")
 
 
 def run_section(name: str) -> list[report.Table]:
@@ -34,6 +34,10 @@ def run_section(name: str) -> list[report.Table]:
         from bench import delivery
 
         return delivery.run()
+    if name == "campaigns":
+        from bench import campaigns
+
+        return campaigns.run()
     from bench import admin_pages
 
     return admin_pages.run()

@@ -12,6 +12,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 
 from app.admin import (  # noqa: E402,F401  (routes register on bp)
     auth,
+    campaigns,
     consent_log,
     contacts,
     delivery,

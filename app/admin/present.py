@@ -15,6 +15,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from app.accounts.models import User
+from app.campaigns.service import campaign_label
 from app.consent.models import ConsentEvent
 from app.conversations.models import Contact, Conversation, Message
 from app.conversations.serialize import iso
@@ -61,7 +62,7 @@ def message_view(m: Message) -> dict[str, Any]:
         "final": m.status in FINAL_STATUSES,
         "encoding": m.encoding,
         "segments": m.num_segments,
-        "source": m.source,
+        "source": campaign_label(m.campaign_id) if m.campaign_id else m.source,
         "media": [media_item(u) for u in (m.media_urls or [])],
         "receipts_url": url_for("admin.receipts", message_id=m.id),
     }

@@ -31,7 +31,7 @@ NO_QUERY = frozenset(
     for name in (
         "send_message get_message delete_message get_conversation reply get_contact opt_out opt_in "
         "list_rules create_rule get_rule update_rule delete_rule test_rule "
-        "create_campaign get_campaign campaign_action"
+        "create_campaign get_campaign campaign_action campaign_recipients_csv"
     ).split()
 )
 

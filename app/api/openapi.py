@@ -64,8 +64,11 @@ def _op(
     errors: tuple[str, ...] = (),
     links: dict | None = None,
     example: dict | None = None,
+    content_type: str | None = None,
 ) -> dict:
     responses: dict = {ok: {"description": "OK", **(_json(schema) if schema else {})}}
+    if content_type:
+        responses[ok]["content"] = {content_type: {"schema": STR}}
     if links:
         responses[ok]["links"] = links
     codes = {"400", "401", "403", "429", "503", *errors}  # 403: a read-only key's write; 429: rate limit
@@ -142,6 +145,66 @@ RULE_BODY = {
         "tags": {"type": "array", "items": STR},
         "close": BOOL,
         "assign_to": NSTR,
+    },
+}
+
+CAMPAIGN_BUCKETS = [
+    "pending",
+    "queued",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "skipped_opted_out",
+    "skipped_invalid",
+    "skipped_duplicate",
+    "cancelled",
+]
+PAGE_PARAMS = [
+    _q("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+    _q("page_size", {"type": "integer", "minimum": 1, "maximum": 100}),
+]
+RECIPIENT = {
+    "type": "object",
+    "properties": {"phone": STR, "name": NSTR, "fields": {"type": "object", "nullable": True}},
+}
+CAMPAIGN_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "from"],
+    "properties": {
+        "name": {"type": "string", "maxLength": 200},
+        "from": {"oneOf": [PHONE, {"type": "array", "items": PHONE, "minItems": 1, "maxItems": 100}]},
+        "body": TEXT,
+        "media_url": URLS,
+        "recipients": {"type": "array", "maxItems": 100_000, "items": {"oneOf": [STR, RECIPIENT]}},
+        "tag": {"type": "string", "nullable": True},
+        "send_at": {**NTIME, "description": "ISO 8601; default now"},
+        "rate_per_minute": {"type": "integer", "minimum": 1, "maximum": 6000, "nullable": True},
+    },
+}
+RECIPIENT_LIST = {
+    "type": "object",
+    "required": ["recipients", "total", "page", "page_size"],
+    "properties": {
+        "total": INT,
+        "page": INT,
+        "page_size": INT,
+        "recipients": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "row": {"type": "integer", "nullable": True},
+                    "phone": STR,
+                    "name": NSTR,
+                    "status": {"type": "string", "enum": CAMPAIGN_BUCKETS},
+                    "message_id": NSTR,
+                    "from": NSTR,
+                    "error_code": {"type": "integer", "nullable": True},
+                },
+            },
+        },
     },
 }
 
@@ -371,35 +434,58 @@ PATHS = {
         "delete": _op("deleteRule", "Delete a rule", "204", params=[ID_PARAM]),
     },
     "/campaigns": {
-        "post": _op(
-            "createCampaign",
-            "Create a campaign (throttled, quiet hours, opted-out recipients skipped)",
-            "201",
-            CAMPAIGN,
-            body={
+        "get": _op(
+            "listCampaigns",
+            "Campaigns, newest first",
+            "200",
+            {
                 "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "from", "recipients"],
+                "required": ["campaigns", "total", "page", "page_size"],
                 "properties": {
-                    "name": {"type": "string", "maxLength": 200},
-                    "from": PHONE,
-                    "body": TEXT,
-                    "media_url": URLS,
-                    "recipients": {"type": "array", "items": PHONE, "minItems": 1, "maxItems": 10000},
-                    "rate_per_minute": {"type": "integer", "minimum": 1, "maximum": 6000, "nullable": True},
+                    "campaigns": {"type": "array", "items": CAMPAIGN},
+                    "total": INT,
+                    "page": INT,
+                    "page_size": INT,
                 },
             },
+            params=PAGE_PARAMS,
+        ),
+        "post": _op(
+            "createCampaign",
+            "Create a campaign: JSON, or multipart/form-data with a CSV file `recipients`; bad rows "
+            "are skipped and counted (skipped_rows names the first ones), never a refusal",
+            "201",
+            CAMPAIGN,
+            body=CAMPAIGN_INPUT,
             links=CAMPAIGN_LINKS,
             example={
                 "name": "Spring sale",
                 "from": "+12025550199",
-                "body": "Sale today",
-                "recipients": ["+14155550124"],
+                "body": "Hi {{ name }}, sale today",
+                "recipients": ["+14155550124", {"phone": "+14155550125", "name": "Ana"}],
             },
-        )
+        ),
     },
     "/campaigns/{id}": {
-        "get": _op("getCampaign", "A campaign and its counts by outcome", "200", CAMPAIGN, params=[ID_PARAM])
+        "get": _op("getCampaign", "A campaign and its counts by bucket", "200", CAMPAIGN, params=[ID_PARAM])
+    },
+    "/campaigns/{id}/recipients": {
+        "get": _op(
+            "listCampaignRecipients",
+            "A campaign's recipients, paged",
+            "200",
+            RECIPIENT_LIST,
+            params=[ID_PARAM, *PAGE_PARAMS],
+        )
+    },
+    "/campaigns/{id}/recipients.csv": {
+        "get": _op(
+            "campaignReport",
+            "Every recipient row as CSV with a header (the report)",
+            "200",
+            params=[ID_PARAM],
+            content_type="text/csv",
+        )
     },
     **{
         f"/campaigns/{{id}}/{action}": {
@@ -452,6 +538,7 @@ SCHEMAS = {
             "conversation_id": INT,
             "encoding": {"type": "string", "enum": ["GSM-7", "UCS-2"]},
             "validity_period": INT,
+            "campaign_id": INT,
         },
     },
     "Contact": {
@@ -509,25 +596,41 @@ SCHEMAS = {
     },
     "Campaign": {
         "type": "object",
-        "required": ["id", "name", "status", "from", "body", "counts"],
+        "required": ["id", "name", "status", "from", "counts"],
         "properties": {
             "id": INT,
             "name": STR,
-            "status": {"type": "string", "enum": ["running", "paused", "cancelled", "completed"]},
-            "from": STR,
-            "body": STR,
+            "status": {
+                "type": "string",
+                "enum": ["scheduled", "running", "paused", "completed", "cancelled"],
+            },
+            "from": {"type": "array", "items": STR},
+            "body": NSTR,
             "media_url": {"type": "array", "items": STR},
+            "send_at": NTIME,
             "rate_per_minute": INT,
             "created_at": NTIME,
             "updated_at": NTIME,
-            "counts": {"type": "object", "additionalProperties": {"type": "object"}},
+            "counts": {
+                "type": "object",
+                "description": "Every recipient row in exactly one bucket (they add up to total), "
+                "plus replies",
+                "properties": {b: INT for b in [*CAMPAIGN_BUCKETS, "total", "replies"]},
+            },
+            "skipped_rows": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "row": {"type": "integer", "nullable": True},
+                        "phone": NSTR,
+                        "status": STR,
+                        "reason": NSTR,
+                    },
+                },
+            },
         },
     },
-}
-SCHEMAS["Campaign"]["properties"]["counts"] = {
-    "type": "object",
-    "description": "Recipients by outcome (pending, queued, skipped_opted_out, cancelled, total) "
-    "and their messages by status",
 }
 
 DOCUMENT = {

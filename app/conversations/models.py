@@ -107,6 +107,9 @@ class Message(db.Model):
     first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     send_latency_ms: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
+    )
 
     conversation: Mapped[Conversation] = relationship()
 

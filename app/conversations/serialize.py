@@ -34,6 +34,7 @@ def message_json(m: Message) -> dict[str, Any]:
         "conversation_id": m.conversation_id,
         "encoding": m.encoding,
         "validity_period": m.validity_period,
+        "campaign_id": m.campaign_id,
     }
     return {k: v for k, v in data.items() if v is not None}
 

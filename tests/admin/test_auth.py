@@ -18,6 +18,8 @@ SAMPLE_ARGS = {
     "phone": "+14155550123",
     "reply_id": 1,
     "user_id": 1,
+    "campaign_id": 1,
+    "action": "pause",
 }
 OPEN = ("admin.login", "admin.static")
 

@@ -1,60 +1,103 @@
-"""A campaign through the real worker and the sandbox: delivered, and nothing to an opted-out contact."""
+"""Campaigns through real delivery workers and the sandbox over HTTP: delivered once per recipient,
+even when a worker is SIGKILLed mid-campaign and two workers run; a STOP mid-campaign stops the rest."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
 
-from app.campaigns.quiet_hours import allowed
+import pytest
+
 from app.conversations.service import get_or_create_contact
 from app.extensions import db
-from app.types import utcnow
+from tests.campaigns.helpers import numbers_inside_the_window, worker_processes
 from tests.conftest import OUR, wait_until
 
-# Pairs of numbers in one zone each; together their 08:00-21:00 windows cover every hour of the day.
-CANDIDATES = [
-    ("+12125550100", "+12125550101"),  # New York
-    ("+13105550100", "+13105550101"),  # Los Angeles
-    ("+18085550100", "+18085550101"),  # Honolulu
-    ("+442071234567", "+442071234568"),  # London
-    ("+919812345678", "+919812345679"),  # India
-    ("+81312345678", "+81312345679"),  # Tokyo
-    ("+61298765432", "+61298765433"),  # Sydney
-]
+
+@pytest.fixture
+def workers(database_url, live_server, sandbox_server, sandbox, tmp_path):
+    yield from worker_processes(database_url, live_server, sandbox_server, tmp_path)
 
 
-def numbers_inside_the_window() -> tuple[str, str]:
-    now = utcnow()
-    for pair in CANDIDATES:
-        if all(allowed(n, now) and allowed(n, now + timedelta(minutes=5)) for n in pair):
-            return pair
-    raise AssertionError(f"no candidate zone is inside the window at {now}")
+def counts(api, cid: int) -> dict:
+    return api("GET", f"/api/v1/campaigns/{cid}").get_json()["counts"]
 
 
 def test_campaign_reaches_the_sandbox(app, api, worker, sandbox) -> None:
-    recipient, opted_out = numbers_inside_the_window()
+    recipient, opted_out = numbers_inside_the_window(2)
     with app.app_context():
         get_or_create_contact(opted_out).opted_out = True
         db.session.commit()
         db.session.remove()
-
     r = api(
         "POST",
         "/api/v1/campaigns",
-        json={"name": "e2e", "from": OUR, "body": "Campaign hello", "recipients": [recipient, opted_out]},
+        json={
+            "name": "e2e",
+            "from": OUR,
+            "body": "Hello {{ name }}",
+            "recipients": [{"phone": recipient, "name": "Ann"}, opted_out, "bad"],
+        },
     )
     assert r.status_code == 201, r.get_json()
     cid = r.get_json()["id"]
 
-    def delivered():
-        counts = api("GET", f"/api/v1/campaigns/{cid}").get_json()["counts"]
-        return counts if counts["messages"]["delivered"] == 1 else None
-
-    counts = wait_until(delivered, timeout=20)
-    assert counts, api("GET", f"/api/v1/campaigns/{cid}").get_json()
-    assert counts["queued"] == 1 and counts["skipped_opted_out"] == 1 and counts["pending"] == 0
-    assert api("GET", f"/api/v1/campaigns/{cid}").get_json()["status"] == "completed"
-
+    result = wait_until(lambda: counts(api, cid)["delivered"] == 1 and counts(api, cid), timeout=30)
+    assert result, counts(api, cid)
+    assert result["skipped_opted_out"] == 1 and result["skipped_invalid"] == 1 and result["total"] == 3
     sent = sandbox.sent_to(recipient)
-    assert [m["body"] for m in sent] == ["Campaign hello"]
+    assert [m["body"] for m in sent] == ["Hello Ann"]
     assert sent[0]["from"] == OUR
     assert sandbox.sent_to(opted_out) == []
+    message = api("GET", f"/api/v1/campaigns/{cid}/recipients").get_json()["recipients"][0]
+    assert message["status"] == "delivered" and message["message_id"].startswith("SM")
+    assert api("GET", f"/api/v1/messages/{message['message_id']}").get_json()["campaign_id"] == cid
+
+
+def test_sigkill_mid_campaign_and_two_workers_reach_each_recipient_once(api, sandbox, workers) -> None:
+    phones = numbers_inside_the_window(60)
+    r = api(
+        "POST",
+        "/api/v1/campaigns",
+        json={"name": "kill", "from": OUR, "body": "Once only", "recipients": phones, "rate_per_minute": 600},
+    )
+    assert r.status_code == 201, r.get_json()
+    cid = r.get_json()["id"]
+    first = workers.start()
+    started = wait_until(lambda: _sent(sandbox) >= 10, 60, 0.1)
+    assert started, workers.logs()
+    workers.kill(first)  # SIGKILL: whatever it was doing is cut short
+    workers.start()
+    workers.start()
+    done = wait_until(lambda: counts(api, cid)["delivered"] == len(phones), timeout=90, every=0.5)
+    assert done, (counts(api, cid), workers.logs())
+    at_sandbox = Counter(m["to"] for m in sandbox.messages() if m["direction"] == "outbound")
+    assert at_sandbox == Counter({phone: 1 for phone in phones})
+    assert wait_until(lambda: api("GET", f"/api/v1/campaigns/{cid}").get_json()["status"] == "completed", 10)
+
+
+def _sent(sandbox) -> int:
+    return sum(1 for m in sandbox.messages() if m["direction"] == "outbound")
+
+
+def test_stop_mid_campaign_stops_the_rest_for_that_contact(api, sandbox, worker) -> None:
+    phones = numbers_inside_the_window(3)
+    r = api(
+        "POST",
+        "/api/v1/campaigns",
+        json={"name": "stop", "from": [OUR], "body": "Deal", "recipients": phones, "rate_per_minute": 1},
+    )
+    cid = r.get_json()["id"]
+    assert wait_until(lambda: counts(api, cid)["delivered"] == 1, timeout=30)
+    delivered_to = next(
+        p["phone"]
+        for p in api("GET", f"/api/v1/campaigns/{cid}/recipients").get_json()["recipients"]
+        if p["status"] == "delivered"
+    )
+    stopper = next(p for p in phones if p != delivered_to)
+    sandbox.inbound(delivered_to, "thanks!")
+    sandbox.inbound(stopper, "STOP")
+    assert wait_until(
+        lambda: counts(api, cid)["skipped_opted_out"] == 1 and counts(api, cid)["replies"] == 1, 20
+    )
+    api("POST", f"/api/v1/campaigns/{cid}/cancel")
+    assert [m for m in sandbox.sent_to(stopper) if "Deal" in m["body"]] == []

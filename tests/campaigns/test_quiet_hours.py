@@ -109,3 +109,29 @@ def test_zones() -> None:
 def test_naive_datetime_is_refused() -> None:
     with pytest.raises(ValueError):
         allowed(NY, datetime(2026, 7, 1, 12, 0))
+
+
+HONOLULU = "+18085550100"  # Pacific/Honolulu: no daylight saving time
+
+
+@pytest.mark.parametrize(
+    "instant, new_york, honolulu",
+    [
+        ("2026-03-07 12:30", False, False),  # 07:30 EST / 02:30 HST: both asleep
+        ("2026-03-09 12:30", True, False),  # the same clock time after DST: 08:30 EDT / 02:30 HST
+        ("2026-03-09 18:00", True, True),  # 14:00 EDT / 08:00 HST
+        ("2026-07-02 01:30", False, True),  # 21:30 EDT / 15:30 HST
+        ("2026-11-01 00:30", True, True),  # 20:30 EDT (last evening of summer time) / 14:30 HST
+        ("2026-11-03 01:30", True, True),  # 20:30 EST / 15:30 HST
+        ("2026-11-03 02:30", False, True),  # 21:30 EST / 16:30 HST
+        ("2026-12-01 07:30", False, False),  # 02:30 EST / 21:30 HST (the evening before)
+    ],
+)
+def test_honolulu_and_new_york_at_the_same_instant(instant: str, new_york: bool, honolulu: bool) -> None:
+    from freezegun import freeze_time
+
+    from app.types import utcnow
+
+    with freeze_time(instant):
+        now = utcnow()
+        assert (allowed(NY, now), allowed(HONOLULU, now)) == (new_york, honolulu)
