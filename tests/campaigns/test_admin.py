@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.campaigns.models import Campaign
 from app.extensions import db
-from tests.admin.conftest import Desk, agent, fresh_throttle, sign_in  # noqa: F401  (fixtures)
+from tests.admin.conftest import Desk, agent, sign_in  # noqa: F401  (fixtures)
 from tests.conftest import OUR
 
 CSV = "phone,name,city\n+12125550100,Ann,Paris\n+12125550101,Zoë,Köln\nbad,Bob,Rome\n"
