@@ -14,6 +14,7 @@ from app.conversations.service import (
     get_or_create_contact,
     get_or_create_conversation,
     queue_outbound,
+    refresh_preview,
 )
 from app.errors import ApiError
 from app.extensions import db
@@ -82,6 +83,8 @@ def delete_message(sid: str):
     message = _find(sid)
     db.session.execute(delete(Receipt).where(Receipt.message_id == message.id))
     db.session.delete(message)
+    db.session.flush()
+    refresh_preview(message.conversation_id)  # never a deleted message as the thread's preview
     db.session.commit()
     return Response(status=204)
 

@@ -63,8 +63,34 @@ def get_or_create_conversation(our_number: str, contact: Contact) -> Conversatio
     return conversation
 
 
+OUTBOUND_MARK = "You: "
+
+
+def preview_of(body: str | None, direction: str) -> str:
+    """The inbox preview of a thread's latest message: our own messages marked "You: ", so an
+    auto-reply is never mistaken for the customer's words."""
+    text = body or "[media]"
+    return (text if direction == "inbound" else OUTBOUND_MARK + text)[:160]
+
+
+def refresh_preview(conversation_id: int) -> None:
+    """Preview the thread's latest remaining message (after one was deleted); none when empty."""
+    latest = db.session.execute(
+        select(Message.body, Message.direction)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    preview = preview_of(latest.body, latest.direction) if latest is not None else None
+    db.session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(last_message_preview=preview),
+        execution_options={"synchronize_session": False},
+    )
+
+
 def touch(conversation: Conversation, preview: str, when: datetime, *, inbound: bool) -> None:
-    values = {"last_message_at": when, "last_message_preview": preview[:160]}
+    preview = preview_of(preview, "inbound" if inbound else "outbound")
+    values = {"last_message_at": when, "last_message_preview": preview}
     if inbound:
         values["unread_count"] = Conversation.unread_count + 1
         values["status"] = "open"
