@@ -110,50 +110,53 @@ def _insert_message(dialect_name: str):
 # by another transaction (ON CONFLICT waits for it, then does nothing) is invisible to the
 # fallback SELECT; then the statement returns no row and is run again (a new snapshot sees it).
 STORE_INBOUND_PG = text("""
-WITH new_contact AS (
+WITH p AS (
+    SELECT CAST(:phone AS varchar) AS phone, CAST(:our AS varchar) AS our,
+           CAST(:now AS timestamptz) AS now, CAST(:preview AS varchar) AS preview
+), new_contact AS (
     INSERT INTO contacts (phone, opted_out, created_at, updated_at)
-    SELECT CAST(:phone AS varchar), false, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE phone = CAST(:phone AS varchar))
+    SELECT p.phone, false, p.now, p.now FROM p
+    WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE phone = p.phone)
     ON CONFLICT (phone) DO NOTHING
     RETURNING id, opted_out, name
 ), contact AS (
     SELECT id, opted_out, name FROM new_contact
     UNION ALL
-    SELECT id, opted_out, name FROM contacts WHERE phone = CAST(:phone AS varchar)
+    SELECT id, opted_out, name FROM contacts WHERE phone = (SELECT phone FROM p)
     LIMIT 1
 ), new_thread AS (
     INSERT INTO conversations (our_number, contact_id, status, flagged, tags, unread_count,
                                last_message_at, last_message_preview, created_at)
-    SELECT CAST(:our AS varchar), contact.id, 'open', false, '[]'::jsonb, 1, CAST(:now AS timestamptz), CAST(:preview AS varchar), CAST(:now AS timestamptz) FROM contact
-    WHERE NOT EXISTS (SELECT 1 FROM conversations c
-                      WHERE c.our_number = CAST(:our AS varchar) AND c.contact_id = contact.id)
+    SELECT p.our, contact.id, 'open', false, '[]'::jsonb, 1, p.now, p.preview, p.now FROM p, contact
+    WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.our_number = p.our AND c.contact_id = contact.id)
     ON CONFLICT (our_number, contact_id) DO NOTHING
     RETURNING id, true AS fresh
 ), thread AS (
     SELECT id, fresh FROM new_thread
     UNION ALL
-    SELECT c.id, false FROM conversations c JOIN contact ON c.contact_id = contact.id
-    WHERE c.our_number = CAST(:our AS varchar)
+    SELECT c.id, false FROM conversations c, contact, p
+    WHERE c.contact_id = contact.id AND c.our_number = p.our
     LIMIT 1
 ), message AS (
     INSERT INTO messages (sid, conversation_id, direction, status, from_number, to_number, body,
                           media_urls, encoding, num_segments, source, provider_id, date_created,
                           date_updated, attempts, outcome_unknown)
-    SELECT CAST(:sid AS varchar), thread.id, 'inbound', 'received', CAST(:phone AS varchar), CAST(:our AS varchar), CAST(:body AS text), CAST(:media AS jsonb),
-           CAST(:encoding AS varchar), CAST(:segments AS integer), 'provider', CAST(:provider_id AS varchar), CAST(:created AS timestamptz), CAST(:now AS timestamptz), 0, false
-    FROM thread
+    SELECT :sid, thread.id, 'inbound', 'received', p.phone, p.our, :body, CAST(:media AS jsonb),
+           :encoding, :segments, 'provider', :provider_id, :created, p.now, 0, false
+    FROM p, thread
     ON CONFLICT (provider_id) DO NOTHING
     RETURNING id, conversation_id
 ), bump AS (
-    UPDATE conversations SET last_message_at = CAST(:now AS timestamptz), last_message_preview = CAST(:preview AS varchar),
+    UPDATE conversations SET last_message_at = p.now, last_message_preview = p.preview,
                              unread_count = conversations.unread_count + 1, status = 'open'
-    FROM message, thread
+    FROM p, message, thread
     WHERE conversations.id = message.conversation_id AND NOT thread.fresh
     RETURNING conversations.id
 )
 SELECT message.id, thread.id, contact.id, contact.opted_out, contact.name, (SELECT count(*) FROM bump)
 FROM contact CROSS JOIN thread LEFT JOIN message ON true
 """)
+
 
 
 def record_inbound(msg: InboundMessage) -> StoredInbound | None:
