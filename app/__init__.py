@@ -50,8 +50,10 @@ def engine_options(url: str) -> dict:
 
 def register_extensions(app: Flask) -> None:
     from app import db_events
+    from app.errors import register_storage_errors
 
     db.init_app(app)
+    register_storage_errors(app)  # a database restart answers 503 + Retry-After, never 500
     csrf.init_app(app)
     login_manager.init_app(app)
     with app.app_context():

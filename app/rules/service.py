@@ -34,7 +34,7 @@ def rule_index(fresh: bool = False) -> RuleIndex:
     if not fresh and _cache["index"] is not None and _cache["gen"] == gen and recent:
         return _cache["index"]
     version = tuple(db.session.execute(select(func.count(Rule.id), func.max(Rule.updated_at))).one())
-    if fresh or _cache["index"] is None or version != _cache["version"]:
+    if fresh or _cache["index"] is None or version != _cache["version"] or _cache["gen"] != gen:
         rows = db.session.scalars(select(Rule).where(Rule.enabled.is_(True)))
         _cache["index"] = RuleIndex.build([RuleSpec.from_row(r) for r in rows])
         _cache["version"] = version
