@@ -16,8 +16,12 @@ def preview(query) -> str | None:
 
 
 def test_outbound_preview_is_marked_and_inbound_is_not(client, api, query):
-    assert post_signed_webhook(client, "/webhooks/telefonie/inbound",
-                               inbound_payload(CUSTOMER, "Where is my order?")).status_code == 204
+    assert (
+        post_signed_webhook(
+            client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, "Where is my order?")
+        ).status_code
+        == 204
+    )
     assert preview(query) == "Where is my order?"
     sent = api("POST", "/api/v1/messages", json={"to": CUSTOMER, "from": OUR, "body": "It ships today."})
     assert sent.status_code == 201, sent.get_json()
@@ -26,7 +30,9 @@ def test_outbound_preview_is_marked_and_inbound_is_not(client, api, query):
 
 def test_deleting_the_latest_message_previews_the_one_before(client, api, query):
     post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, "Question?"))
-    sid = api("POST", "/api/v1/messages", json={"to": CUSTOMER, "from": OUR, "body": "Answer."}).get_json()["id"]
+    sid = api("POST", "/api/v1/messages", json={"to": CUSTOMER, "from": OUR, "body": "Answer."}).get_json()[
+        "id"
+    ]
     assert preview(query) == "You: Answer."
     assert api("DELETE", f"/api/v1/messages/{sid}").status_code == 204
     assert preview(query) == "Question?"
