@@ -83,6 +83,9 @@ def _store_once_or_retry(store: Callable[[dict], object], data: dict) -> None:
             return
         except PayloadError:
             raise
+        except UnicodeEncodeError as exc:  # a lone surrogate from a JSON escape (\ud800): not text
+            db.session.rollback()
+            raise PayloadError("the payload holds a lone surrogate, which is not valid Unicode text") from exc
         except (OperationalError, InterfaceError, PoolTimeout) as exc:
             db.session.rollback()
             if attempt == 1 and getattr(exc, "connection_invalidated", False):
