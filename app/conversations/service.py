@@ -214,11 +214,13 @@ def record_status(report: StatusReport) -> bool:
     the receipt for later.
     """
     conn = db.session.connection()
+    row = None
     if dialect() == "postgresql":
         found, stored = _record_status_pg(conn, report)
         if found:
             return stored
-    row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
+    else:
+        row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
     if row is None:
         lock_key(report.provider_id)
         row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
