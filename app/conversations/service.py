@@ -208,8 +208,8 @@ def _receipt_and_update() -> object:
 def record_status(report: StatusReport) -> bool:
     """Keep one status report and apply it if its message is known; False for a repeat.
 
-    Known message (the common case): lock its row, then insert the receipt already applied and
-    update the message (one statement on PostgreSQL, two on SQLite). Unknown: take the provider
+    Known message (the common case): on PostgreSQL one statement locks its row, keeps the receipt
+    and applies it (RECORD_STATUS_PG); on SQLite, lock, insert, update. Unknown: take the provider
     id's advisory lock (the worker holds it while recording that id) and look again before keeping
     the receipt for later.
     """
