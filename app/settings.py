@@ -7,6 +7,7 @@ import time
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app import cachebus
 from app.extensions import db
 
 DEFAULTS: dict[str, str] = {
@@ -32,18 +33,22 @@ class Setting(db.Model):
     value: Mapped[str] = mapped_column(Text)
 
 
-CACHE_SECONDS = 5.0
-_cache: dict = {"at": 0.0, "values": None}
+CACHE_SECONDS = 5.0  # without a live change listener (SQLite); see app/cachebus.py
+_cache: dict = {"at": 0.0, "values": None, "gen": -1}
 
 
 def get_all(fresh: bool = False) -> dict[str, str]:
-    """Defaults overlaid with the stored values; cached a few seconds per process (hot path)."""
+    """Defaults overlaid with the stored values; cached per process (hot path) until a change is
+    announced (app/cachebus.py), or a few seconds when no listener is live."""
     now = time.monotonic()
-    if fresh or _cache["values"] is None or now - _cache["at"] > CACHE_SECONDS:
+    max_age = cachebus.max_age(CACHE_SECONDS)
+    stale = _cache["gen"] != cachebus.generation("settings") or now - _cache["at"] > max_age
+    if fresh or _cache["values"] is None or stale:
+        gen = cachebus.generation("settings")  # taken before reading: a change meanwhile reloads
         values = dict(DEFAULTS)
         for row in db.session.scalars(select(Setting)):
             values[row.key] = row.value
-        _cache.update(at=now, values=values)
+        _cache.update(at=now, values=values, gen=gen)
     return dict(_cache["values"])
 
 

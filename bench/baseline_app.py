@@ -5,7 +5,7 @@ Flask-SQLAlchemy with the service's own pool settings (app.engine_options), so t
 from the webhook endpoints is the work the service does per request.
 
 - POST /bare: reads the body, answers 204.
-- POST /insert: one INSERT of the body into bench_rows, commit, 204.
+- POST /insert: one INSERT … ON CONFLICT DO NOTHING of the body into bench_rows, commit, 204.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def create_app(url: str | None = None) -> Flask:
 
     @app.post("/insert")
     def insert() -> Response:
-        db.session.execute(text("INSERT INTO bench_rows (body) VALUES (:body)"),
+        db.session.execute(text("INSERT INTO bench_rows (body) VALUES (:body) ON CONFLICT DO NOTHING"),
                            {"body": request.get_data(as_text=True)})
         db.session.commit()
         return Response(status=204)

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 VENV_BIN = ROOT / ".venv" / "bin"
 PG_SERVER = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+# The Procfile's web line as it is (gunicorn.conf.py's workers and threads) unless overridden.
+WORKERS = os.environ.get("BENCH_WORKERS")
+THREADS = os.environ.get("BENCH_THREADS")
 PROTECTED = {"test", "postgres", "template0", "template1"}
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"bench-webhook-secret-0123456789ab").decode()
@@ -86,8 +87,9 @@ def service_env(url: str) -> dict[str, str]:
 
 
 def gunicorn_settings() -> str:
-    return (f"gunicorn -c gunicorn.conf.py --workers {WORKERS} --threads {THREADS} --max-requests 0 "
-            "(gthread, keepalive 5 s; no worker recycling inside a run; a fresh server per run)")
+    sizing = (f"--workers {WORKERS} " if WORKERS else "") + (f"--threads {THREADS} " if THREADS else "")
+    return (f"gunicorn -c gunicorn.conf.py {sizing}--max-requests 0 "
+            "(no worker recycling inside a run; a fresh server per run)")
 
 
 def free_port() -> int:
@@ -101,8 +103,9 @@ def gunicorn(app_spec: str, env: dict[str, str], name: str, ready_path: str) -> 
     """Run `gunicorn app_spec` until the block ends; yields (host, port). Its log is bench/out/NAME.log."""
     OUT.mkdir(exist_ok=True)
     port = free_port()
-    cmd = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", str(WORKERS),
-           "--threads", str(THREADS), "--max-requests", "0", "--bind", f"127.0.0.1:{port}", app_spec]
+    sizing = (["--workers", WORKERS] if WORKERS else []) + (["--threads", THREADS] if THREADS else [])
+    cmd = [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", *sizing, "--max-requests", "0",
+           "--bind", f"127.0.0.1:{port}", app_spec]
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     with open(OUT / f"{name}.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,

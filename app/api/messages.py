@@ -16,6 +16,7 @@ from app.conversations.service import (
     get_or_create_conversation,
     queue_outbound,
     refresh_campaign_only,
+    refresh_preview,
 )
 from app.errors import ApiError
 from app.extensions import db
@@ -92,6 +93,8 @@ def delete_message(sid: str):
     message = _find(sid)
     db.session.execute(delete(Receipt).where(Receipt.message_id == message.id))
     db.session.delete(message)
+    db.session.flush()
+    refresh_preview(message.conversation_id)  # never a deleted message as the thread's preview
     refresh_campaign_only(message.conversation_id)
     db.session.commit()
     return Response(status=204)

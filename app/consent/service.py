@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from app import settings
+from app import cachebus, settings
 from app.consent.keywords import KeywordSet, classify, reads_like_stop_wish
 from app.consent.models import ConsentEvent, ConsentKeyword
 from app.conversations.inbound import StoredInbound
@@ -22,8 +22,8 @@ from app.extensions import db
 from app.types import utcnow
 
 CONFIRMATION = {"opt_out": "stop_text", "opt_in": "start_text", "help": "help_text"}
-_cache: dict = {"at": 0.0, "keywords": None}
-CACHE_SECONDS = 5.0
+_cache: dict = {"at": 0.0, "keywords": None, "gen": -1}
+CACHE_SECONDS = 5.0  # without a live change listener (SQLite); see app/cachebus.py
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,11 @@ class Outcome:
 def keyword_set(fresh: bool = False) -> KeywordSet:
     """The defaults plus the admin's extra keywords, cached for a few seconds per process."""
     now = time.monotonic()
-    if fresh or _cache["keywords"] is None or now - _cache["at"] > CACHE_SECONDS:
+    gen = cachebus.generation("consent_keywords")
+    stale = _cache["gen"] != gen or now - _cache["at"] > cachebus.max_age(CACHE_SECONDS)
+    if fresh or _cache["keywords"] is None or stale:
         rows = db.session.execute(select(ConsentKeyword.keyword, ConsentKeyword.kind)).all()
-        _cache.update(at=now, keywords=KeywordSet.build([(k, kind) for k, kind in rows]))
+        _cache.update(at=now, keywords=KeywordSet.build([(k, kind) for k, kind in rows]), gen=gen)
     return _cache["keywords"]
 
 

@@ -1,17 +1,20 @@
 """The inbound hot path in SQLAlchemy Core: statements built once per dialect with bound
 parameters (so their compiled form is cached), no ORM objects unless someone acts on the message.
 
-The common case is three statements: find the thread with its contact, insert the message
-(ON CONFLICT DO NOTHING on the provider id), bump the thread.
+PostgreSQL: one round trip per webhook (then the commit), whatever the sender: a single statement
+of data-modifying CTEs finds or creates the contact and the thread, inserts the message (ON
+CONFLICT DO NOTHING on the provider id) and bumps the thread. SQLite: find the thread, create
+contact and thread when new, insert, bump (a few statements; SQLite has no round trips).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.conversations.models import Contact, Conversation, Message, new_sid
@@ -104,8 +107,101 @@ def _insert_message(dialect_name: str):
     )
 
 
+# Data-modifying CTEs share one snapshot, so a row inserted by one is invisible to the others:
+# a new thread gets its bump values in its INSERT, and a contact or thread inserted concurrently
+# by another transaction (ON CONFLICT waits for it, then does nothing) is invisible to the
+# fallback SELECT; then the statement returns no row and is run again (a new snapshot sees it).
+STORE_INBOUND_PG = text("""
+WITH p AS (
+    SELECT CAST(:phone AS varchar) AS phone, CAST(:our AS varchar) AS our,
+           CAST(:now AS timestamptz) AS now, CAST(:preview AS varchar) AS preview
+), new_contact AS (
+    INSERT INTO contacts (phone, opted_out, created_at, updated_at)
+    SELECT p.phone, false, p.now, p.now FROM p
+    WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE phone = p.phone)
+    ON CONFLICT (phone) DO NOTHING
+    RETURNING id, opted_out, name
+), contact AS (
+    SELECT id, opted_out, name FROM new_contact
+    UNION ALL
+    SELECT id, opted_out, name FROM contacts WHERE phone = (SELECT phone FROM p)
+    LIMIT 1
+), new_thread AS (
+    INSERT INTO conversations (our_number, contact_id, status, flagged, tags, unread_count,
+                               last_message_at, last_message_preview, created_at)
+    SELECT p.our, contact.id, 'open', false, '[]'::jsonb, 1, p.now, p.preview, p.now FROM p, contact
+    WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.our_number = p.our AND c.contact_id = contact.id)
+    ON CONFLICT (our_number, contact_id) DO NOTHING
+    RETURNING id, true AS fresh
+), thread AS (
+    SELECT id, fresh FROM new_thread
+    UNION ALL
+    SELECT c.id, false FROM conversations c, contact, p
+    WHERE c.contact_id = contact.id AND c.our_number = p.our
+    LIMIT 1
+), message AS (
+    INSERT INTO messages (sid, conversation_id, direction, status, from_number, to_number, body,
+                          media_urls, encoding, num_segments, source, provider_id, date_created,
+                          date_updated, attempts, outcome_unknown)
+    SELECT :sid, thread.id, 'inbound', 'received', p.phone, p.our, :body, CAST(:media AS jsonb),
+           :encoding, :segments, 'provider', :provider_id, :created, p.now, 0, false
+    FROM p, thread
+    ON CONFLICT (provider_id) DO NOTHING
+    RETURNING id, conversation_id
+), bump AS (
+    UPDATE conversations SET last_message_at = p.now, last_message_preview = p.preview,
+                             unread_count = conversations.unread_count + 1, status = 'open',
+                             campaign_only = false
+    FROM p, message, thread
+    WHERE conversations.id = message.conversation_id AND NOT thread.fresh
+    RETURNING conversations.id
+)
+SELECT message.id, thread.id, contact.id, contact.opted_out, contact.name, (SELECT count(*) FROM bump)
+FROM contact CROSS JOIN thread LEFT JOIN message ON true
+""")
+
+
+
 def record_inbound(msg: InboundMessage) -> StoredInbound | None:
     """Store one inbound message; None when this provider id was stored before."""
+    if dialect() == "postgresql":
+        return _record_inbound_pg(msg)
+    return _record_inbound_sqlite(msg)
+
+
+def _record_inbound_pg(msg: InboundMessage) -> StoredInbound | None:
+    info = segments.analyze(msg.body)
+    now = utcnow()
+    created = msg.date_created or now
+    params = {
+        "phone": msg.from_number, "our": msg.to_number, "now": now, "created": created,
+        "preview": (msg.body or "[media]")[:160], "sid": new_sid(), "body": msg.body,
+        "media": json.dumps(list(msg.media_urls or [])), "encoding": info.encoding,
+        "segments": info.num_segments, "provider_id": msg.provider_id,
+    }
+    conn = db.session.connection()
+    row = conn.execute(STORE_INBOUND_PG, params).first()
+    if row is None:  # a contact or thread created concurrently: invisible to this snapshot
+        row = conn.execute(STORE_INBOUND_PG, params).first()
+    if row is None:
+        raise RuntimeError("the contact or thread of an inbound message could not be found or made")
+    message_id, conversation_id, contact_id, opted_out, name, _ = row
+    if message_id is None:
+        return None
+    return StoredInbound(
+        id=message_id,
+        conversation_id=conversation_id,
+        contact_id=contact_id,
+        from_number=msg.from_number,
+        to_number=msg.to_number,
+        body=msg.body,
+        opted_out=bool(opted_out),
+        contact_name=name,
+        date_created=created,
+    )
+
+
+def _record_inbound_sqlite(msg: InboundMessage) -> StoredInbound | None:
     from app.conversations.service import get_or_create_contact, get_or_create_conversation
 
     conn = db.session.connection()  # Core on the session's connection: no ORM compile step

@@ -6,11 +6,12 @@ constraints (INSERT ... ON CONFLICT DO NOTHING), never on check-then-insert.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.consent.guard import ensure_can_send
@@ -67,10 +68,36 @@ def get_or_create_conversation(our_number: str, contact: Contact) -> Conversatio
     return conversation
 
 
+OUTBOUND_MARK = "You: "
+
+
+def preview_of(body: str | None, direction: str) -> str:
+    """The inbox preview of a thread's latest message: our own messages marked "You: ", so an
+    auto-reply is never mistaken for the customer's words."""
+    text = body or "[media]"
+    return (text if direction == "inbound" else OUTBOUND_MARK + text)[:160]
+
+
+def refresh_preview(conversation_id: int) -> None:
+    """Preview the thread's latest remaining message (after one was deleted); none when empty."""
+    latest = db.session.execute(
+        select(Message.body, Message.direction)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    preview = preview_of(latest.body, latest.direction) if latest is not None else None
+    db.session.execute(
+        update(Conversation).where(Conversation.id == conversation_id).values(last_message_preview=preview),
+        execution_options={"synchronize_session": False},
+    )
+
+
 def touch(
     conversation: Conversation, preview: str, when: datetime, *, inbound: bool, campaign: bool = False
 ) -> None:
-    values = {"last_message_at": when, "last_message_preview": preview[:160]}
+    preview = preview_of(preview, "inbound" if inbound else "outbound")
+    values = {"last_message_at": when, "last_message_preview": preview}
     values["campaign_only"] = campaign_only_now(conversation.id) if campaign else False
     if inbound:
         values["unread_count"] = Conversation.unread_count + 1
@@ -231,13 +258,19 @@ def _receipt_and_update() -> object:
 def record_status(report: StatusReport) -> bool:
     """Keep one status report and apply it if its message is known; False for a repeat.
 
-    Known message (the common case): lock its row, then insert the receipt already applied and
-    update the message (one statement on PostgreSQL, two on SQLite). Unknown: take the provider
+    Known message (the common case): on PostgreSQL one statement locks its row, keeps the receipt
+    and applies it (RECORD_STATUS_PG); on SQLite, lock, insert, update. Unknown: take the provider
     id's advisory lock (the worker holds it while recording that id) and look again before keeping
     the receipt for later.
     """
     conn = db.session.connection()
-    row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
+    row = None
+    if dialect() == "postgresql":
+        found, stored = _record_status_pg(conn, report)
+        if found:
+            return stored
+    else:
+        row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
     if row is None:
         lock_key(report.provider_id)
         row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
@@ -270,6 +303,66 @@ def record_status(report: StatusReport) -> bool:
     if changes:
         conn.execute(update(MESSAGES).where(MESSAGES.c.id == row.id).values(**changes))
     return True
+
+
+# PostgreSQL, known message (the common case): lock the message, keep the receipt and apply it in
+# one statement, one round trip. The same rules as status_changes(): price whenever given; status,
+# error and send time only when the status moves forward and the current one is not final.
+# (the CASE is OUTBOUND_RANK for the statuses that are not final; a test keeps them in step)
+RECORD_STATUS_PG = text("""
+WITH p AS (
+    SELECT CAST(:pid AS varchar) AS pid, CAST(:status AS varchar) AS status,
+           CAST(:rank AS integer) AS rank,
+           CAST(:error_code AS integer) AS error_code, CAST(:error_message AS varchar) AS error_message,
+           CAST(:price AS varchar) AS price, CAST(:price_unit AS varchar) AS price_unit,
+           CAST(:now AS timestamptz) AS now, CAST(:sent_at AS timestamptz) AS sent_at
+), m AS (
+    SELECT messages.id, messages.status, messages.date_sent FROM messages, p
+    WHERE messages.provider_id = p.pid FOR UPDATE OF messages
+), r AS (
+    INSERT INTO receipts (provider_id, message_id, status, error_code, error_message, applied, payload,
+                          received_at)
+    SELECT p.pid, m.id, p.status, p.error_code, p.error_message, true, CAST(:payload AS jsonb), p.now
+    FROM p, m
+    ON CONFLICT (provider_id, status) DO NOTHING
+    RETURNING message_id
+), f AS (
+    SELECT m.id, m.date_sent, m.status NOT IN ('delivered', 'undelivered', 'failed')
+           AND p.rank > CASE m.status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2
+                        ELSE -1 END AS forward
+    FROM m, p, r WHERE r.message_id = m.id
+), u AS (
+    UPDATE messages SET
+        price = COALESCE(p.price, messages.price),
+        price_unit = CASE WHEN p.price IS NULL THEN messages.price_unit
+                          ELSE COALESCE(p.price_unit, messages.price_unit) END,
+        status = CASE WHEN f.forward THEN p.status ELSE messages.status END,
+        date_updated = CASE WHEN f.forward THEN p.now ELSE messages.date_updated END,
+        error_code = CASE WHEN f.forward AND p.error_code IS NOT NULL THEN p.error_code
+                          ELSE messages.error_code END,
+        error_message = CASE WHEN f.forward AND p.error_code IS NOT NULL THEN p.error_message
+                             ELSE messages.error_message END,
+        date_sent = CASE WHEN f.forward AND p.status IN ('sent', 'delivered') AND f.date_sent IS NULL
+                         THEN p.sent_at ELSE messages.date_sent END
+    FROM p, f WHERE messages.id = f.id
+    RETURNING messages.id
+)
+SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM r), (SELECT count(*) FROM u)
+""")
+
+
+def _record_status_pg(conn, report: StatusReport) -> tuple[bool, bool]:
+    """(message found, receipt new): one round trip when the message is known."""
+    raw = report.raw or {}
+    price = raw.get("price")
+    now = utcnow()
+    row = conn.execute(RECORD_STATUS_PG, {
+        "pid": report.provider_id, "status": report.status, "rank": OUTBOUND_RANK.get(report.status, -1),
+        "error_code": report.error_code, "error_message": report.error_message,
+        "price": None if price in (None, "") else str(price), "price_unit": raw.get("price_unit") or None,
+        "now": now, "sent_at": parse_time(raw.get("date_sent")) or now, "payload": json.dumps(raw),
+    }).one()
+    return row[0] > 0, row[1] > 0
 
 
 def status_changes(

@@ -1,7 +1,7 @@
 """Rules in the inbound transaction: decide (pure), then the loop guard, the reply and the actions.
 
-The compiled RuleIndex is cached per process for a couple of seconds and rebuilt at once in the
-process that changed a rule; other processes see a change within CACHE_SECONDS.
+The compiled RuleIndex is cached per process and rebuilt at once in every process when a rule
+changes (NOTIFY from a trigger, app/cachebus.py); without a live listener, within CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from app import settings
+from app import cachebus, settings
 from app.accounts.models import User
 from app.conversations import tags
 from app.conversations.inbound import StoredInbound
@@ -25,21 +25,23 @@ from app.types import utcnow
 
 CACHE_SECONDS = 2.0
 log = logging.getLogger(__name__)
-_cache: dict = {"at": 0.0, "index": None, "version": None}
+_cache: dict = {"at": 0.0, "index": None, "version": None, "gen": -1}
 
 
 def rule_index(fresh: bool = False) -> RuleIndex:
     """The compiled index; every CACHE_SECONDS a cheap version check (count, last change) decides
     whether to rebuild, so 10,000 rules are not recompiled every two seconds."""
     now = time.monotonic()
-    if not fresh and _cache["index"] is not None and now - _cache["at"] <= CACHE_SECONDS:
+    gen = cachebus.generation("rules")  # bumped at once by a change in any process (cachebus)
+    recent = now - _cache["at"] <= cachebus.max_age(CACHE_SECONDS)
+    if not fresh and _cache["index"] is not None and _cache["gen"] == gen and recent:
         return _cache["index"]
     version = tuple(db.session.execute(select(func.count(Rule.id), func.max(Rule.updated_at))).one())
-    if fresh or _cache["index"] is None or version != _cache["version"]:
+    if fresh or _cache["index"] is None or version != _cache["version"] or _cache["gen"] != gen:
         rows = db.session.scalars(select(Rule).where(Rule.enabled.is_(True)))
         _cache["index"] = RuleIndex.build([RuleSpec.from_row(r) for r in rows])
         _cache["version"] = version
-    _cache["at"] = now
+    _cache.update(at=now, gen=gen)
     return _cache["index"]
 
 

@@ -58,20 +58,7 @@ def _handle(kind: str, store: Callable[[dict], object]) -> Response:
     started = time.perf_counter()
     try:
         data = _verified_payload()
-        try:
-            store(data)
-            db.session.commit()
-        except PayloadError:
-            raise
-        except (OperationalError, InterfaceError, PoolTimeout) as exc:
-            db.session.rollback()
-            current_app.logger.warning("webhook storage unavailable: %s", exc.__class__.__name__)
-            raise Rejected(
-                503, "storage_unavailable", "storage is unavailable; retry later", {"Retry-After": "5"}
-            ) from exc
-        except DBAPIError:
-            db.session.rollback()
-            raise
+        _store_once_or_retry(store, data)
         outcome, resp = "stored", Response(status=204)
     except PayloadError as exc:
         db.session.rollback()
@@ -81,6 +68,34 @@ def _handle(kind: str, store: Callable[[dict], object]) -> Response:
     metrics.webhooks.labels(kind, outcome).inc()
     metrics.webhook_latency.labels(kind).observe(time.perf_counter() - started)
     return resp
+
+
+def _store_once_or_retry(store: Callable[[dict], object], data: dict) -> None:
+    """One transaction; tried once more when it failed on a connection the database had closed
+    (a restart, a terminated backend): the pool has dropped that connection, and storing is
+    idempotent on the provider id, so a retry after a commit that did land stores nothing twice.
+    Storage still unavailable: 503 with Retry-After, so the provider retries; never a 500."""
+    for attempt in (1, 2):
+        try:
+            store(data)
+            db.session.commit()
+            return
+        except PayloadError:
+            raise
+        except UnicodeEncodeError as exc:  # a lone surrogate from a JSON escape (\ud800): not text
+            db.session.rollback()
+            raise PayloadError("the payload holds a lone surrogate, which is not valid Unicode text") from exc
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
+            db.session.rollback()
+            if attempt == 1 and getattr(exc, "connection_invalidated", False):
+                continue
+            current_app.logger.warning("webhook storage unavailable: %s", exc.__class__.__name__)
+            raise Rejected(
+                503, "storage_unavailable", "storage is unavailable; retry later", {"Retry-After": "5"}
+            ) from exc
+        except DBAPIError:
+            db.session.rollback()
+            raise
 
 
 def _verified_payload() -> dict:

@@ -58,7 +58,7 @@ def test_reply_queues_a_message(desk, make, query):
     assert message.status == "queued" and message.source == "agent"
     assert message.body == "Yes, until 6 pm. Ça va?"
     assert message.to_number == "+14155550101" and message.from_number == "+12025550199"
-    assert conversation(query, cid).last_message_preview == "Yes, until 6 pm. Ça va?"
+    assert conversation(query, cid).last_message_preview == "You: Yes, until 6 pm. Ça va?"
 
 
 def test_empty_and_too_long_replies_are_refused(desk, make, query):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from app.extensions import db
 from app.rules import crud
@@ -39,10 +39,72 @@ def test_ordinary_message_statements_do_not_grow_with_rules(app, client):
     statements_for(app, client, "warm the rule index")
     with_rules = statements_for(app, client, "another ordinary message")
     assert with_rules == without_rules
-    # find the thread (with its contact), insert the message, bump the thread; on PostgreSQL the
-    # insert and the bump are one statement (a data-modifying CTE)
+    # SQLite: find the thread (with its contact), insert the message, bump the thread;
+    # PostgreSQL: all of it in one statement (data-modifying CTEs), one round trip
     with app.app_context():
-        expected = (
-            ["SELECT", "WITH"] if db.engine.dialect.name == "postgresql" else ["SELECT", "INSERT", "UPDATE"]
-        )
+        expected = ["WITH"] if db.engine.dialect.name == "postgresql" else ["SELECT", "INSERT", "UPDATE"]
     assert [s for s in without_rules if s in ("SELECT", "INSERT", "UPDATE", "WITH")] == expected
+
+
+def test_status_statement_ranks_match_the_table():
+    """The one-statement status path spells OUTBOUND_RANK's non-final statuses in SQL."""
+    from app.conversations.service import RECORD_STATUS_PG
+    from app.telefonie.schema import FINAL, OUTBOUND_RANK
+
+    for status, rank in OUTBOUND_RANK.items():
+        if status not in FINAL:
+            assert f"WHEN '{status}' THEN {rank}" in RECORD_STATUS_PG.text
+
+
+def test_known_message_status_is_one_statement_on_postgresql(app, client):
+    """A receipt for a known message: lock, keep and apply in one round trip on PostgreSQL."""
+    from app.conversations.models import Message
+    from app.conversations.service import get_or_create_contact, get_or_create_conversation
+    from tests.conftest import OUR
+
+    with app.app_context():
+        conversation = get_or_create_conversation(OUR, get_or_create_contact(CUSTOMER))
+        db.session.add(
+            Message(
+                conversation_id=conversation.id,
+                direction="outbound",
+                status="queued",
+                from_number=OUR,
+                to_number=CUSTOMER,
+                body="hi",
+                provider_id="TF-one-trip",
+                source="api",
+                attempts=1,
+                outcome_unknown=False,
+            )
+        )
+        db.session.commit()
+        postgres = db.engine.dialect.name == "postgresql"
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement.split()[0].upper())
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        payload = {
+            "id": "TF-one-trip",
+            "status": "delivered",
+            "from": OUR,
+            "to": CUSTOMER,
+            "direction": "outbound",
+            "price": "-0.0075",
+            "price_unit": "USD",
+            "date_sent": "2026-11-29T03:00:00Z",
+        }
+        assert post_signed_webhook(client, "/webhooks/telefonie/status", payload).status_code == 204
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    if postgres:
+        assert [s for s in seen if s in ("SELECT", "INSERT", "UPDATE", "WITH")] == ["WITH"]
+    with app.app_context():
+        message = db.session.scalar(select(Message).where(Message.provider_id == "TF-one-trip"))
+        assert (message.status, message.price, message.price_unit) == ("delivered", "-0.0075", "USD")
+        assert message.date_sent is not None
