@@ -45,12 +45,17 @@ def api_keys() -> None:
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="The key stops working at 00:00 UTC on this date (YYYY-MM-DD).",
 )
-def api_keys_create(name: str, scope: str, expires_in_days: int | None, expires) -> None:
+@click.option(
+    "--unique",
+    is_flag=True,
+    help="Add a short random suffix to NAME (my-script-3f9a1c), so the command may be run again.",
+)
+def api_keys_create(name: str, scope: str, expires_in_days: int | None, expires, unique: bool) -> None:
     from app.accounts.cli_support import expiry
 
     try:
         expires_at = expiry(expires_in_days, expires)
-        row, key = create_api_key(name, scope=scope, expires_at=expires_at)
+        row, key = create_api_key(name, scope=scope, expires_at=expires_at, unique=unique)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()

@@ -79,6 +79,10 @@ def load(environ: dict[str, str] | None = None) -> dict:
         "API_RATE_LIMIT": merged.get("API_RATE_LIMIT", "6000/minute"),
         "SESSION_LIFETIME": _seconds(merged, "SESSION_LIFETIME", 12 * 3600),
         "PERMANENT_SESSION_LIFETIME": _seconds(merged, "SESSION_LIFETIME", 12 * 3600),
+        # The server-side session ends at a fixed time (accounts/sessions.py), so re-sending the
+        # cookie on every response extends nothing; it would let a poll that started before a
+        # form's redirect write back the older cookie and drop that form's flash message.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": _seconds(merged, "CSRF_TIME_LIMIT", 8 * 3600),
         "APP_ENV": merged.get("APP_ENV", "production"),
         "LOG_FORMAT": merged.get(

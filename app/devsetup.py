@@ -80,7 +80,7 @@ def main() -> None:
     print(f"  Sandbox:  {app.config['TELEFONIE_BASE_URL']}")
     example = "--from +14155550123 --to +12025550199 --body HELP"
     print(f"  Text us:  .venv/bin/flask --app wsgi sandbox inbound {example}")
-    print("  API key:  KEY=$(.venv/bin/flask --app wsgi api-keys create my-script | tail -1)")
+    print("  API key:  KEY=$(.venv/bin/flask --app wsgi api-keys create my-script --unique | tail -1)")
     headers = """-H "X-API-Key: $KEY" -H 'Content-Type: application/json'"""
     data = """-d '{"to": "+14155550123", "from": "+12025550199", "body": "Hello!"}'"""
     print(f"  Send:     curl {headers} {data} {base}/api/v1/messages")

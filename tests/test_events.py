@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from app.campaigns import intake
 from app.campaigns import service as campaigns
 from app.events import log_event
 from app.extensions import db
@@ -98,7 +99,9 @@ def test_send_attempt_outcomes(app, api, sandbox, worker, events):
 
 
 def test_campaign_state_changes(app_ctx, events):
-    campaign = campaigns.create("July", OUR, "Sale", [], ["+12125550100"], 60)
+    campaign = intake.create(
+        {"name": "July", "from": OUR, "body": "Sale", "recipients": ["+12125550100"], "rate_per_minute": 60}
+    )
     db.session.commit()
     campaigns.pause(campaign)
     campaigns.resume(campaign)

@@ -34,16 +34,22 @@ def _clean_name(name: str) -> str:
 
 
 def create_api_key(
-    name: str, scope: str = "write", expires_at: datetime | None = None
+    name: str, scope: str = "write", expires_at: datetime | None = None, unique: bool = False
 ) -> tuple[ApiKey, str]:
     """A new key; the plain key is returned once. Names are unique among usable keys, so that
-    `api-keys revoke NAME` means one thing."""
+    `api-keys revoke NAME` means one thing. With `unique`, a short random suffix is added to the
+    name (`my-script-3f9a1c`), so a command that creates a key can be run again (the quick start)."""
     name = _clean_name(name)
     if scope not in SCOPES:
         raise ValueError(f"the scope must be one of {', '.join(SCOPES)}")
     if expires_at is not None and expires_at <= utcnow():
         raise ValueError("the expiry must be in the future")
-    if any(state(row) == "active" for row in db.session.scalars(select(ApiKey).where(ApiKey.name == name))):
+    if unique:
+        stem = name[: 100 - 7]
+        name = f"{stem}-{secrets.token_hex(3)}"
+        while _taken(name):
+            name = f"{stem}-{secrets.token_hex(3)}"
+    elif _taken(name):
         raise ValueError(f"an active key named {name!r} exists already (revoke it first)")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
@@ -52,6 +58,12 @@ def create_api_key(
     db.session.add(row)
     db.session.flush()
     return row, key
+
+
+def _taken(name: str) -> bool:
+    return any(
+        state(row) == "active" for row in db.session.scalars(select(ApiKey).where(ApiKey.name == name))
+    )
 
 
 def state(row: ApiKey) -> str:

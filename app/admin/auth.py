@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import sessions, throttle
@@ -28,7 +28,14 @@ def load_user(user_id: str) -> User | None:
         uid = int(user_id)
     except (TypeError, ValueError):
         return None
-    return sessions.user_for(session.get(SESSION_TOKEN), uid)
+    token = session.get(SESSION_TOKEN)
+    user = sessions.user_for(token, uid)
+    if user is None and token:
+        # Deactivation ends the user's sessions (admin.users); a browser still signed in as them
+        # (its signed cookie names the user) is told why it was signed out (security.require_login).
+        ended_for = db.session.get(User, uid)
+        g.account_deactivated = ended_for is not None and not ended_for.active
+    return user
 
 
 login_manager.login_view = "admin.login"

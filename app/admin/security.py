@@ -5,7 +5,7 @@ The sign-in throttle lives in the database (app/accounts/throttle.py), shared by
 
 from __future__ import annotations
 
-from flask import Response, jsonify, redirect, render_template, request, url_for
+from flask import Response, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -22,6 +22,12 @@ OPEN_ENDPOINTS = ("admin.login", "admin.static")
 def require_login() -> Response | None:
     if request.endpoint in OPEN_ENDPOINTS or current_user.is_authenticated:
         return None
+    if g.pop("account_deactivated", False):  # its sessions were ended: say why, once
+        session.clear()
+        if wants_json():
+            return jsonify({"error": {"code": "unauthorized", "message": "this account is deactivated"}}), 401
+        flash("This account is deactivated.", "error")
+        return redirect(url_for("admin.login"))
     if wants_json():
         return jsonify({"error": {"code": "unauthorized", "message": "sign in first"}}), 401
     target = request.full_path if request.method == "GET" else None

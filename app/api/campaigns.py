@@ -13,7 +13,7 @@ from flask import Response, current_app, g, jsonify, request, stream_with_contex
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.inputs import integer, json_body, query_args, unknown
+from app.api.inputs import integer, json_body, media, query_args, unknown
 from app.campaigns import intake, service
 from app.campaigns.models import Campaign
 from app.conversations.serialize import iso
@@ -80,6 +80,8 @@ def _request_fields() -> tuple[dict, bytes | None]:
 @bp.post("/campaigns")
 def create_campaign():
     data, csv_bytes = _request_fields()
+    # The API's own check of media URLs (RFC 3986 characters only, code 21620), as for a message
+    data["media_url"] = media(data)
     try:
         campaign = intake.create(data, csv_bytes, created_by=f"api key {g.api_key.name}")
     except intake.IntakeError as exc:

@@ -35,7 +35,8 @@ TEXT = {"type": "string", "maxLength": 1600, "nullable": True}  # null reads as 
 # a database that is away can happen anywhere).
 ERRORS = {
     "400": "Invalid input: the message names the field (codes 20001, 21211, 21212, 21602, 21609, "
-    "21617, 21620, invalid_field, invalid_json, missing_field, invalid_rule)",
+    "21617, 21620, invalid_field, invalid_json, missing_field, invalid_rule; campaigns also "
+    "invalid_template, invalid_recipients, file_too_large)",
     "401": "Missing or wrong X-API-Key (20003)",
     "403": "A read-only API key asked to change something (20403)",
     "404": "No such resource (20404)",
@@ -166,7 +167,17 @@ PAGE_PARAMS = [
 ]
 RECIPIENT = {
     "type": "object",
-    "properties": {"phone": STR, "name": NSTR, "fields": {"type": "object", "nullable": True}},
+    "properties": {
+        "phone": PHONE,
+        "name": {"type": "string", "maxLength": 200, "nullable": True},
+        "fields": {"type": "object", "nullable": True},
+    },
+}
+# An audience row is never a refusal (README, "Campaigns"): a number or a {phone, name, fields}
+# object is a recipient; any other value, or one with a bad number, name or fields, is kept as a
+# skipped_invalid row (named in skipped_rows). So every value is valid here.
+RECIPIENT_ROW = {
+    "anyOf": [PHONE, RECIPIENT, {"description": "anything else: kept as a skipped_invalid row"}],
 }
 CAMPAIGN_INPUT = {
     "type": "object",
@@ -177,9 +188,32 @@ CAMPAIGN_INPUT = {
         "from": {"oneOf": [PHONE, {"type": "array", "items": PHONE, "minItems": 1, "maxItems": 100}]},
         "body": TEXT,
         "media_url": URLS,
-        "recipients": {"type": "array", "maxItems": 100_000, "items": {"oneOf": [STR, RECIPIENT]}},
-        "tag": {"type": "string", "nullable": True},
-        "send_at": {**NTIME, "description": "ISO 8601; default now"},
+        "recipients": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 100_000,
+            "items": RECIPIENT_ROW,
+            "nullable": True,
+            "description": "The audience, one row each (or a CSV file in multipart); exactly one of "
+            "recipients and tag",
+        },
+        "tag": {
+            "type": "string",
+            "maxLength": 100,
+            "nullable": True,
+            "description": "The audience: every contact with a conversation carrying this tag",
+        },
+        # ISO 8601 as the server reads it (app/campaigns/intake.parse_send_at): more than RFC 3339's
+        # `date-time` (a date alone is midnight, no offset is UTC), and "" (a form's empty field)
+        # or null is now. So not `format: date-time`, which would call those invalid.
+        "send_at": {
+            "type": "string",
+            "format": "iso8601",
+            "maxLength": 64,
+            "nullable": True,
+            "description": "ISO 8601 date and time, like 2026-12-01T09:00:00Z (no offset: UTC); "
+            "empty or null: now; more than a minute in the past is refused",
+        },
         "rate_per_minute": {"type": "integer", "minimum": 1, "maximum": 6000, "nullable": True},
     },
 }

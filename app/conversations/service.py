@@ -306,8 +306,9 @@ def record_status(report: StatusReport) -> bool:
 
 
 # PostgreSQL, known message (the common case): lock the message, keep the receipt and apply it in
-# one statement, one round trip. The same rules as status_changes(): price whenever given; status,
-# error and send time only when the status moves forward and the current one is not final.
+# one statement, one round trip. The same rules as status_changes(): price whenever given; status
+# and error only when the status moves forward and the current one is not final; the send time
+# whenever a sent or delivered report finds none (also late, after the final status).
 # (the CASE is OUTBOUND_RANK for the statuses that are not final; a test keeps them in step)
 RECORD_STATUS_PG = text("""
 WITH p AS (
@@ -342,7 +343,7 @@ WITH p AS (
                           ELSE messages.error_code END,
         error_message = CASE WHEN f.forward AND p.error_code IS NOT NULL THEN p.error_message
                              ELSE messages.error_message END,
-        date_sent = CASE WHEN f.forward AND p.status IN ('sent', 'delivered') AND f.date_sent IS NULL
+        date_sent = CASE WHEN p.status IN ('sent', 'delivered') AND f.date_sent IS NULL
                          THEN p.sent_at ELSE messages.date_sent END
     FROM p, f WHERE messages.id = f.id
     RETURNING messages.id

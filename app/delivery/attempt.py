@@ -121,7 +121,7 @@ class Attempt:
             self.breaker.record_success()
             db.session.commit()
             log.debug("sent message %s as %s", row.sid, answer["id"])
-            log_event("send_attempt", message_id=row.id, outcome="sent")
+            log_event("send_attempt", message_id=row.id, attempt=claimed.attempt, outcome="sent")
         except IntegrityError:  # the provider id is taken: the ORM path reconciles at once
             db.session.rollback()
             self.record_accepted(db.session.get(Message, row.id), answer, latency_ms)

@@ -40,6 +40,7 @@ COLUMNS = (
 class Claimed:
     row: Row
     ready: bool  # the attempt is marked started: send at once (else take the ORM path)
+    attempt: int = 0  # the message's attempt number after the claim (the one a ready claim makes)
 
     @property
     def id(self) -> int:
@@ -91,10 +92,13 @@ def claim_next(lease: timedelta, validity: float) -> Claimed | None:
     # and by the time the second one writes, the first may have sent it and cleared its lease.
     # Writes are serialised, so only one update finds the row still due.
     won = db.session.execute(
-        update(Message).where(Message.id == row.id, *due(now)).values(**values).returning(Message.id)
+        update(Message)
+        .where(Message.id == row.id, *due(now))
+        .values(**values)
+        .returning(Message.id, Message.attempts)
     ).first()
     db.session.commit()
-    return Claimed(row, ready) if won else None
+    return Claimed(row, ready, won.attempts) if won else None
 
 
 def record_sent(message_id: int, answer: dict, latency_ms: int | None) -> bool:

@@ -305,19 +305,22 @@ def parse_reply(template: str) -> nodes.Template:
     """The template's syntax tree, or ReplyTemplateError saying what is wrong (no render)."""
     try:
         source_ast = _env.parse(template)
+        _refuse(source_ast)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         raise ReplyTemplateError(f"{exc.message}" + (f" (line {line})" if line else "")) from None
-    _refuse(source_ast)
+    except RecursionError:  # Jinja's parser and the tree walks recurse once per nesting level
+        raise ReplyTemplateError("the template is too deeply nested") from None
     return source_ast
 
 
 @functools.lru_cache(maxsize=512)
 def compile_reply(template: str) -> Any:
     """The compiled template, or ReplyTemplateError saying what is wrong (cached per source)."""
-    guarded = _Guard().visit(parse_reply(template))
-    guarded.set_environment(_env)
+    source_ast = parse_reply(template)
     try:
+        guarded = _Guard().visit(source_ast)
+        guarded.set_environment(_env)
         return _env.from_string(guarded)
     except TemplateError as exc:
         raise ReplyTemplateError(str(exc.message)) from None

@@ -9,6 +9,10 @@ Revises: 0003
 - metric_deltas / metric_totals: /metrics reads counters instead of aggregating the messages
   table. Triggers append one small delta row per change (appends never contend, unlike one hot
   counter row per status); each scrape folds the deltas into the totals.
+
+On SQLite, a later migration that rebuilds `messages` (batch mode: a new table, the rows copied,
+the old one dropped) loses these triggers: 0012 creates them again with this file's code, and
+such a migration must be followed by one that does the same.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -96,6 +100,18 @@ def _create_triggers(dialect: str) -> None:
         )
 
 
+def _count_existing() -> None:
+    """Counters start from what is already there (metric_totals and metric_deltas empty)."""
+    for name, label, amount in COUNTERS:
+        label, amount = label.replace("R.", "m."), amount.replace("R.", "m.")
+        grouped = label != "''"
+        op.execute(
+            "INSERT INTO metric_totals (name, label, value) "
+            f"SELECT '{name}', {label}, COALESCE(SUM({amount}), 0) FROM messages m"
+            + (f" GROUP BY {label}" if grouped else "")
+        )
+
+
 def _drop_triggers(dialect: str) -> None:
     names = [f"metric_messages_{name}" for name in OPS] + ["callback_forward"]
     for name in names:
@@ -142,15 +158,7 @@ def upgrade() -> None:
     sa.Column('value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('name', 'label', name=op.f('pk_metric_totals'))
     )
-    # Counters start from what is already there.
-    for name, label, amount in COUNTERS:
-        label, amount = label.replace("R.", "m."), amount.replace("R.", "m.")
-        grouped = label != "''"
-        op.execute(
-            "INSERT INTO metric_totals (name, label, value) "
-            f"SELECT '{name}', {label}, COALESCE(SUM({amount}), 0) FROM messages m"
-            + (f" GROUP BY {label}" if grouped else "")
-        )
+    _count_existing()
     _create_triggers(dialect)
 
 

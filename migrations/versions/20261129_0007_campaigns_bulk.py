@@ -68,6 +68,12 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('fk_messages_campaign_id_campaigns'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_messages_campaign_id'))
         batch_op.drop_column('campaign_id')
+    if op.get_bind().dialect.name == 'sqlite':
+        # That rebuilt messages and dropped 0005's triggers with the old table (0012 recreates
+        # them after the upgrade): create them again so that 0008 and below keep them.
+        triggers = op.get_context().script.get_revision('0005').module
+        triggers._drop_triggers('sqlite')
+        triggers._create_triggers('sqlite')
 
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('from_number', sa.VARCHAR(length=20), nullable=False, server_default=''))

@@ -59,6 +59,19 @@ def test_revoke_is_immediate_and_names_the_key(app, client):
     assert cli(app, "api-keys", "create", "robot").exit_code != 0
 
 
+def test_unique_adds_a_suffix_so_the_command_can_run_again(app, client):
+    """The quick start's `api-keys create my-script --unique` works every time it is run."""
+    first, second = new_key(app, "my-script", "--unique"), new_key(app, "my-script", "--unique")
+    assert first != second
+    assert get(client, first).status_code == 200 and get(client, second).status_code == 200
+    with app.app_context():
+        names = [k.name for k in db.session.scalars(select(ApiKey).order_by(ApiKey.id))]
+    suffixed = [n for n in names if n.startswith("my-script-")]
+    assert len(suffixed) == 2 and len(set(suffixed)) == 2 and "my-script" not in names
+    assert all(len(n) == len("my-script-") + 6 for n in suffixed)
+    assert new_key(app, "x" * 100, "--unique")  # the suffix keeps a long name within 100 characters
+
+
 def test_expired_keys_answer_401(app, client):
     key = new_key(app, "soon", "--expires-in-days", "1")
     assert get(client, key).status_code == 200

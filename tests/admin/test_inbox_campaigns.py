@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from freezegun import freeze_time
 from sqlalchemy import select
 
+from app.campaigns import intake
 from app.campaigns import service as campaigns
 from app.conversations import queries
 from app.conversations.models import Conversation, Message
@@ -43,8 +44,17 @@ def thread_of(app, phone: str) -> int:
 def run_campaign(app, make) -> dict[str, int]:
     support = make(SUPPORT, [("inbound", "Where is my parcel?")], minutes_ago=60 * 24 * 365)
     with app.app_context():
-        campaigns.create("July sale", OUR, "Sale today", [], [SUPPORT, QUIET, REPLIER], 60)
-        db.session.commit()
+        with freeze_time(NOON_NY):
+            intake.create(
+                {
+                    "name": "July sale",
+                    "from": OUR,
+                    "body": "Sale today",
+                    "recipients": [SUPPORT, QUIET, REPLIER],
+                    "rate_per_minute": 6000,
+                }
+            )
+            db.session.commit()
         with freeze_time(NOON_NY):
             assert campaigns.dispatch(NOON_NY) == 3
         db.session.remove()

@@ -235,13 +235,19 @@ def test_a_blank_body_is_refused_everywhere(api, conversation_id, blank):
 
 
 def test_too_long_bodies_share_one_code(api, conversation_id):
-    for body in ("x" * 2000, "{" * 800, "ж" * 671, "x" * 10**5):
+    # "{" and "€" take two GSM-7 septets each: 800 of them make 11 segments.
+    for body in ("x" * 2000, "{" * 800, "€" * 800, "ж" * 671, "x" * 10**5):
         for path, extra in [
             ("/api/v1/messages", {"to": TO, "from": OUR}),
             (f"/api/v1/conversations/{conversation_id}/messages", {}),
             ("/api/v1/campaigns", {"name": "n", "from": OUR, "recipients": [TO]}),
         ]:
-            assert error_of(api("POST", path, json={**extra, "body": body}))[:2] == (400, "21617"), (
+            expected = (400, "21617")
+            if path == "/api/v1/campaigns" and body.startswith("{"):
+                # A campaign's body is a template (README, "Campaigns"), where "{" is syntax: 800
+                # of them are not a valid one (too deeply nested), which is refused as such.
+                expected = (400, "invalid_template")
+            assert error_of(api("POST", path, json={**extra, "body": body}))[:2] == expected, (
                 path,
                 len(body),
             )

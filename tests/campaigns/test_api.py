@@ -70,7 +70,7 @@ def test_bad_rows_are_skipped_and_named_with_row_numbers(api, app) -> None:
         42,
         None,
         LA,
-        {"phone": "+12125550102", "name": "x\x00y"},
+        {"phone": "+12125550102", "name": "x" * 201},  # a bad name (NUL in JSON is invalid_json)
         {"phone": "+12125550103", "fields": ["not", "an", "object"]},
         "+1 212 555 0100",  # not E.164 as written: invalid, not a duplicate
         NY2,
@@ -135,7 +135,8 @@ def test_sender_pool_and_send_at(api) -> None:
             "21617",
             "row 1",
         ),
-        ({"body": "x" * 1601}, "invalid_field", "'body'"),
+        # over 1,600 characters: the code of every too-long body (README, "The API's errors")
+        ({"body": "x" * 1601}, "21617", "'body'"),
         ({"send_at": "2020-01-01T00:00:00Z"}, "invalid_field", "past"),
         ({"send_at": "next tuesday"}, "invalid_field", "send_at"),
         ({"send_at": 12}, "invalid_field", "send_at"),
@@ -146,7 +147,10 @@ def test_sender_pool_and_send_at(api) -> None:
         ({"recipients": "+12125550100"}, "invalid_recipients", "list"),
         ({"recipients": None}, "missing_field", "audience"),
         ({"tag": "vip"}, "invalid_field", "exactly one"),
-        ({"name": "bad\ud800"}, "invalid_field", "Unicode"),
+        # NUL and lone surrogates anywhere in a JSON body: invalid_json on every route (README,
+        # "The API's errors"), refused before the campaign is read, even inside a recipient row
+        ({"name": "bad\ud800"}, "invalid_json", "Unicode"),
+        ({"recipients": [{"phone": NY, "name": "x\x00y"}]}, "invalid_json", "NUL"),
     ],
 )
 def test_bad_input_is_a_400_and_creates_nothing(api, query, overrides, code, words) -> None:

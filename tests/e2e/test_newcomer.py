@@ -28,6 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 import requests
 
@@ -235,7 +236,8 @@ def test_make_run_keeps_the_ports(tmp_path, monkeypatch):
     text = (tmp_path / "settings.env").read_text()
     assert text.count("PORT=") == 2 and "\nPORT=6400\n" in text and "SANDBOX_PORT=6301\n" in text
     assert f"SECRET_KEY={secret}\n" in text  # generated values are kept
-    later = config.load({})  # another shell: nothing in the environment
+    with click.Context(click.Command("sandbox")).scope():  # a `flask` command from another shell
+        later = config.load({})  # nothing in the environment
     assert later["TELEFONIE_BASE_URL"] == "http://127.0.0.1:6301/v1/sms"
     assert later["PUBLIC_BASE_URL"] == "http://127.0.0.1:6400"
     for bad in ("abc", "0", "65536", "80; rm -rf /", "６３００"):
