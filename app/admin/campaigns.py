@@ -10,23 +10,12 @@ from sqlalchemy import select
 from app.admin import bp
 from app.api.campaigns import csv_limit, csv_response
 from app.campaigns import intake, preview, service
-from app.campaigns.models import BUCKETS, Campaign
+from app.campaigns.models import BUCKETS, FINISHED, Campaign
 from app.conversations.serialize import iso
 from app.extensions import db
 
 PAGE_SIZE = 50
 FORM_FIELDS = ("name", "from", "body", "send_at", "rate_per_minute")
-# Buckets whose recipients are finished with (the progress bar's value).
-DONE = (
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "skipped_opted_out",
-    "skipped_invalid",
-    "skipped_duplicate",
-    "cancelled",
-)
 
 
 def require_admin() -> None:
@@ -43,7 +32,7 @@ def find(campaign_id: int) -> Campaign:
 
 
 def progress(counts: dict) -> dict:
-    done = sum(counts[b] for b in DONE)
+    done = sum(counts[b] for b in FINISHED)
     total = counts["total"]
     return {"done": done, "total": total, "percent": round(100 * done / total) if total else 100}
 

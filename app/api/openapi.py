@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from app.api import bp
+from app.campaigns.models import BUCKETS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 MSG = {"$ref": "#/components/schemas/Message"}
@@ -149,18 +150,7 @@ RULE_BODY = {
     },
 }
 
-CAMPAIGN_BUCKETS = [
-    "pending",
-    "queued",
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "skipped_opted_out",
-    "skipped_invalid",
-    "skipped_duplicate",
-    "cancelled",
-]
+CAMPAIGN_BUCKETS = list(BUCKETS)
 PAGE_PARAMS = [
     _q("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
     _q("page_size", {"type": "integer", "minimum": 1, "maximum": 100}),

@@ -12,19 +12,8 @@ import click
 from flask.cli import AppGroup
 
 from app.campaigns import intake, service
-from app.campaigns.models import Campaign
+from app.campaigns.models import FINISHED, Campaign
 from app.extensions import db
-
-FINISHED = (
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "skipped_opted_out",
-    "skipped_invalid",
-    "skipped_duplicate",
-    "cancelled",
-)
 
 
 @click.group("campaigns", cls=AppGroup, help="Bulk messaging: send a campaign from a CSV file.")

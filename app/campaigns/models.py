@@ -38,6 +38,8 @@ BUCKETS = (
     "skipped_duplicate",
     "cancelled",
 )
+# Buckets whose recipients are finished with (a progress bar's value): all but the first two.
+FINISHED = BUCKETS[2:]
 
 
 class Campaign(db.Model):
