@@ -54,7 +54,7 @@ def engine_options(url: str) -> dict:
 
 
 def register_extensions(app: Flask) -> None:
-    from app import db_events
+    from app import db_events, publish  # noqa: F401  (publish: its session hooks)
     from app.errors import register_storage_errors
 
     db.init_app(app)

@@ -26,7 +26,10 @@ def lock_key(name: str) -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(name.encode())})
 
 
-def notify(channel: str) -> None:
-    """Wake listening workers when the transaction commits (PostgreSQL only; SQLite workers poll)."""
-    if dialect() == "postgresql":
-        db.session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
+def notify(channel: str, payload: str = "") -> None:
+    """Wake listeners once the transaction commits (PostgreSQL only; SQLite listeners poll).
+    Sent after the commit from another connection (app/publish.py), never inside the transaction:
+    a NOTIFY inside it would serialise this commit with every other one that notifies."""
+    from app.publish import after_commit
+
+    after_commit(db.session(), channel, payload)

@@ -26,12 +26,13 @@ from collections.abc import Iterator
 import psycopg
 from flask import Response, abort, current_app, url_for
 from flask_login import current_user
-from sqlalchemy import text
 
 from app.admin import bp
+from app.dbutil import notify
 from app.extensions import db
+from app.publish import DESK_CHANNEL
 
-CHANNEL = "desk_events"
+CHANNEL = DESK_CHANNEL
 QUEUE_SIZE = 256
 log = logging.getLogger(__name__)
 
@@ -122,9 +123,7 @@ def stream_url() -> str | None:
 
 def notify_user_ended(user_id: int) -> None:
     """Close a deactivated user's open streams (sent at commit, to every process)."""
-    if db.engine.dialect.name == "postgresql":
-        payload = json.dumps({"k": "user", "u": user_id})
-        db.session.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
+    notify(CHANNEL, json.dumps({"k": "user", "u": user_id}))
 
 
 def sse(q: queue.Queue, user_id: int, h: Hub, max_seconds: float, heartbeat: float) -> Iterator[str]:

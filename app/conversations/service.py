@@ -19,6 +19,7 @@ from app.conversations.models import Contact, Conversation, Message, Receipt
 from app.dbutil import dialect, insert_ignore, lock_key, notify
 from app.events import log_event
 from app.extensions import db
+from app.publish import DESK_CHANNEL
 from app.telefonie import segments
 from app.telefonie.schema import OUTBOUND_RANK, StatusReport, moves_forward, parse_time
 from app.types import utcnow
@@ -316,7 +317,8 @@ WITH p AS (
            CAST(:rank AS integer) AS rank,
            CAST(:error_code AS integer) AS error_code, CAST(:error_message AS varchar) AS error_message,
            CAST(:price AS varchar) AS price, CAST(:price_unit AS varchar) AS price_unit,
-           CAST(:now AS timestamptz) AS now, CAST(:sent_at AS timestamptz) AS sent_at
+           CAST(:now AS timestamptz) AS now, CAST(:sent_at AS timestamptz) AS sent_at,
+           set_config('app.desk_quiet', 'on', true) AS quiet
 ), m AS (
     SELECT messages.id, messages.status, messages.date_sent FROM messages, p
     WHERE messages.provider_id = p.pid FOR UPDATE OF messages
@@ -346,9 +348,10 @@ WITH p AS (
         date_sent = CASE WHEN p.status IN ('sent', 'delivered') AND f.date_sent IS NULL
                          THEN p.sent_at ELSE messages.date_sent END
     FROM p, f WHERE messages.id = f.id
-    RETURNING messages.id
+    RETURNING messages.conversation_id, f.forward
 )
-SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM r), (SELECT count(*) FROM u)
+SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM r),
+       (SELECT conversation_id FROM u WHERE forward LIMIT 1)
 """)
 
 
@@ -363,6 +366,8 @@ def _record_status_pg(conn, report: StatusReport) -> tuple[bool, bool]:
         "price": None if price in (None, "") else str(price), "price_unit": raw.get("price_unit") or None,
         "now": now, "sent_at": parse_time(raw.get("date_sent")) or now, "payload": json.dumps(raw),
     }).one()
+    if row[2] is not None:  # the status moved: the desk hears it after commit (migration 0013)
+        notify(DESK_CHANNEL, json.dumps({"c": row[2], "k": "msg"}))
     return row[0] > 0, row[1] > 0
 
 

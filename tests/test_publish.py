@@ -1,0 +1,137 @@
+"""NOTIFY after commit (app/publish.py): sent once the data is committed, never for a rollback, and
+never from inside the webhook transactions (their desk_events triggers stay quiet, migration 0013)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from app import publish
+from app.conversations.service import get_or_create_contact, get_or_create_conversation, queue_outbound
+from app.dbutil import notify
+from app.extensions import db
+from tests.conftest import OUR, inbound_payload, post_signed_webhook
+
+
+@pytest.fixture
+def listen(app):
+    """A raw LISTENing connection: listen(channel) -> received(seconds) -> [payloads]."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("LISTEN/NOTIFY is PostgreSQL only")
+        dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = psycopg.connect(dsn, autocommit=True)
+
+    def start(channel: str):
+        conn.execute(f"LISTEN {channel}")
+
+        def received(seconds: float) -> list[str]:
+            with app.app_context():
+                publish.flush()
+            return [n.payload for n in conn.notifies(timeout=seconds)]
+
+        return received
+
+    yield start
+    conn.close()
+
+
+def test_sent_after_commit_not_before(app, listen):
+    received = listen("t_publish")
+    with app.app_context():
+        notify("t_publish", "one")
+        notify("t_publish", "two")
+        assert received(0.3) == []  # not yet committed: nothing may be heard
+        db.session.commit()
+        assert received(1.0) == ["one", "two"]
+        db.session.remove()
+
+
+def test_nothing_sent_for_a_rollback(app, listen):
+    received = listen("t_publish")
+    with app.app_context():
+        notify("t_publish", "lost")
+        db.session.rollback()
+        db.session.execute(text("SELECT 1"))
+        db.session.commit()  # a later commit does not carry the rolled-back notification
+        assert received(0.5) == []
+        db.session.remove()
+
+
+def test_a_burst_is_sent_in_order_and_whole(app, listen):
+    received = listen("t_publish")
+    with app.app_context():
+        for i in range(1200):  # more than one batch
+            notify("t_publish", str(i))
+            db.session.commit()
+        got = []
+        deadline = time.monotonic() + 5
+        while len(got) < 1200 and time.monotonic() < deadline:
+            got += received(0.5)
+        assert got == [str(i) for i in range(1200)]
+        db.session.remove()
+
+
+def test_inbound_webhook_sends_exactly_one_desk_event(app, client, listen):
+    received = listen("desk_events")
+    r = post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload("+14155550177", "hi <b>"))
+    assert r.status_code == 204
+    events = [json.loads(p) for p in received(1.0)]
+    # a new contact, a new thread and the message: the triggers would have sent a "conv" and an
+    # "in"; they stay quiet in the webhook's transaction, which publishes its "in" after commit
+    assert [e["k"] for e in events] == ["in"], events
+    assert events[0]["p"] == "hi <b>" and events[0]["a"] is None
+    with app.app_context():
+        cid = db.session.execute(text("SELECT conversation_id FROM messages WHERE body = 'hi <b>'")).scalar()
+    assert events[0]["c"] == cid
+    # a repeat of the same message stores nothing and announces nothing
+    r = post_signed_webhook(
+        client, "/webhooks/telefonie/inbound", inbound_payload("+14155550177", "again", pid="SAME")
+    )
+    assert r.status_code == 204
+    assert [json.loads(p)["k"] for p in received(1.0)] == ["in"]
+    r = post_signed_webhook(
+        client, "/webhooks/telefonie/inbound", inbound_payload("+14155550177", "again", pid="SAME")
+    )
+    assert r.status_code == 204
+    assert received(0.5) == []
+
+
+def test_status_webhook_announces_a_moved_status_once(app, client, listen):
+    with app.app_context():
+        conversation = get_or_create_conversation(OUR, get_or_create_contact("+14155550178"))
+        message = queue_outbound(conversation, "hello", source="api")
+        message.provider_id = "PUB1"
+        db.session.commit()
+        cid = conversation.id
+        db.session.remove()
+    received = listen("desk_events")
+
+    def status(value: str):
+        payload = {"id": "PUB1", "direction": "outbound", "status": value, "from": OUR, "to": "+14155550178"}
+        assert post_signed_webhook(client, "/webhooks/telefonie/status", payload).status_code == 204
+
+    status("sent")
+    assert [json.loads(p) for p in received(1.0)] == [{"c": cid, "k": "msg"}]
+    status("sent")  # a repeat: nothing moved
+    status("sending")  # backwards: kept in the history, not applied
+    assert received(0.5) == []
+
+
+def test_other_writers_are_still_heard_through_the_triggers(app, listen):
+    with app.app_context():
+        conversation = get_or_create_conversation(OUR, get_or_create_contact("+14155550179"))
+        db.session.commit()
+        cid = conversation.id
+        db.session.remove()
+    received = listen("desk_events")
+    with app.app_context():
+        db.session.execute(text("UPDATE conversations SET status = 'closed' WHERE id = :c"), {"c": cid})
+        db.session.commit()
+        db.session.remove()
+    events = [json.loads(p) for p in received(1.0)]
+    assert [(e["c"], e["k"]) for e in events] == [(cid, "conv")]
