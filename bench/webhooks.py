@@ -32,6 +32,9 @@ RULES = 1000
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "40000"))  # more than a run can send: no wrap
 OURS = (payloads.OUR, "+12025550198", "+12025550197")
 MIXES = ("known", "new", "mixed", "receipts")
+# BENCH_MIXES=known,new and BENCH_RULES=0 narrow a run (A/B checks); RESULTS.md is from a full run
+RUN_MIXES = tuple(m for m in os.environ.get("BENCH_MIXES", ",".join(MIXES)).split(",") if m in MIXES)
+RULES_RUNS = (False, True) if os.environ.get("BENCH_RULES", "1") != "0" else (False,)
 AREAS = ("213", "305", "312", "415", "617", "646", "702", "718", "917", "303", "404", "503")
 _area_counter = itertools.count()
 TARGETS = {"known": 0.6, "new": 0.6, "mixed": 0.6, "receipts": 0.8}
@@ -44,13 +47,13 @@ def run() -> list[Table]:
     busy = busy_elsewhere()
     results: dict[str, tuple[wrk.WrkResult, str]] = {}
     results["bare"] = baseline(url, "/bare")
-    for index, mix in enumerate(MIXES):
+    for index, mix in enumerate(RUN_MIXES):
         # the ceiling again right before each mix: the machine is shared, so each mix is compared
         # with a ceiling measured seconds before it, not minutes
         results[f"insert_{mix}"] = baseline(url, "/insert")
         print(f"   /insert before {mix}: {results[f'insert_{mix}'][0].rps:.0f}/s "
               f"p99 {results[f'insert_{mix}'][0].p99_ms:.1f} ms", flush=True)
-        for rules in (False, True):
+        for rules in RULES_RUNS:
             set_rules(url, enabled=rules)
             key = f"{mix}{'_rules' if rules else ''}"
             tag = f"{key[:1]}{index}{'r' if rules else 'n'}"
