@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.admin import bp
 from app.admin.present import opted_out_notice
 from app.consent import service as consent
 from app.consent.models import ConsentEvent
 from app.conversations.models import Contact, Conversation
+from app.conversations.queries import contact_matches
 from app.conversations.service import get_or_create_contact
 from app.extensions import db
 from app.telefonie.numbers import InvalidNumber, normalize_e164
@@ -34,9 +35,7 @@ def contacts():
     query = select(Contact)
     if search:
         pattern = like_pattern(search)
-        query = query.where(
-            or_(Contact.phone.like(pattern, escape="\\"), Contact.name.ilike(pattern, escape="\\"))
-        )
+        query = query.where(contact_matches(pattern))
     if request.args.get("opted_out") == "1":
         query = query.where(Contact.opted_out.is_(True))
     if before:

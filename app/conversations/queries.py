@@ -15,7 +15,7 @@ text of any message in the thread. It is two sub-queries, "the newest `limit` th
 match" and "... whose contact matches", whose ids the page then orders and cuts. Each is a plain AND
 of conditions, so PostgreSQL chooses per term from its statistics: walk the inbox newest first and
 check each thread (a common word matches at once), or read the few matching rows from the trigram
-GIN indexes of migration 0002 (ix_messages_body_trgm, ix_contacts_name_trgm, ix_contacts_phone_trgm)
+GIN indexes of migrations 0002 and 0016 (ix_messages_body_trgm, ix_contacts_name_trgm, ix_contacts_phone_trgm)
 and sort them (a rare word, or none at all). One query with `... OR EXISTS (a message matches)` can
 only walk: about a second for a word in none of a million messages.
 
@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, exists, or_, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select, tuple_, union_all
 
 from app.conversations.models import Contact, Conversation, Message
 from app.telefonie.schema import parse_time
@@ -117,10 +117,18 @@ def _filter(query: Select, name: str, user_id: int | None) -> Select:
     raise ValueError(f"unknown filter {name!r}; use one of {', '.join(FILTERS)}")
 
 
+def contact_matches(pattern: str) -> ColumnElement[bool]:
+    """Name (ILIKE) or phone number (LIKE on lower(phone): the expression of the trigram index,
+    migration 0016, which equality lookups never match) contains the escaped LIKE `pattern`."""
+    return or_(
+        func.lower(Contact.phone).like(pattern, escape="\\"), Contact.name.ilike(pattern, escape="\\")
+    )
+
+
 def _search(query: Select, text: str, limit: int) -> Select:
     """`query` (filters and cursor applied) narrowed to the threads matching `text`; see the module doc."""
     pattern = like_pattern(text)
-    in_contact = or_(Contact.phone.like(pattern, escape="\\"), Contact.name.ilike(pattern, escape="\\"))
+    in_contact = contact_matches(pattern)
     if not BODY_SEARCH_MIN.search(text):
         return query.where(in_contact)
     in_messages = exists().where(
