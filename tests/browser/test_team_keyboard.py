@@ -108,3 +108,22 @@ def test_a_390_px_screen_is_usable(open_tab, desk, sandbox, query):
     send.click()
     expect(phone.get_by_text("Reply queued.")).to_be_visible()
     expect(phone.locator('textarea[name="note"]')).to_be_visible()
+
+
+def test_a_live_redraw_keeps_the_keyboard_focus(desk, sandbox, query):
+    """The inbox redraws its rows when something changes (push or poll); the thread the agent
+    moved to with j keeps the focus, so the next key still acts on it (a redraw under load
+    between `j` and the next key once left the focus nowhere)."""
+    seed(sandbox, query)
+    desk.goto("/admin/")
+    rows = desk.locator("#threads .thread-row")
+    expect(rows).to_have_count(3)
+    desk.keyboard.press("j")
+    first = rows.nth(0)
+    expect(first.locator("a")).to_be_focused()
+    focused_id = first.get_attribute("data-id")
+    sandbox.inbound("+14155550204", "a new thread arrives")  # the list is redrawn
+    expect(rows).to_have_count(4, timeout=15000)
+    again = desk.locator(f'#threads .thread-row[data-id="{focused_id}"]')
+    expect(again.locator("a")).to_be_focused()
+    expect(again).to_have_class("thread-row is-unread is-selected")

@@ -57,10 +57,18 @@
         });
         var selected = list.querySelector(".thread-row.is-selected");
         var selectedId = selected ? selected.dataset.id : null;
+        // the row holding the keyboard focus (j/k or Tab) keeps it through the redraw
+        var active = document.activeElement;
+        var focused = active && list.contains(active) ? active.closest(".thread-row") : null;
+        var focusedId = focused ? focused.dataset.id : null;
         list.replaceChildren(fragment);
         if (selectedId) {
           var again = list.querySelector('.thread-row[data-id="' + selectedId + '"]');
           if (again) again.classList.add("is-selected");
+        }
+        if (focusedId) {
+          var link = list.querySelector('.thread-row[data-id="' + focusedId + '"] a');
+          if (link) link.focus();
         }
         remember(list);
         if (empty) empty.classList.toggle("hidden", data.conversations.length > 0);
