@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from collections import deque
 
 import psycopg
@@ -52,7 +53,14 @@ def after_commit(session: Session, channel: str, payload: str = "") -> None:
 
 
 def _dsn(bind) -> str:
-    return bind.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = bind.engine
+    dsn = _DSNS.get(engine)
+    if dsn is None:  # rendered once per engine: this runs on every webhook
+        dsn = _DSNS[engine] = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return dsn
+
+
+_DSNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @event.listens_for(Session, "after_commit")
