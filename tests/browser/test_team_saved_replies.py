@@ -78,3 +78,26 @@ def test_slash_offers_saved_replies_and_enter_inserts_the_rendered_one(desk, san
     desk.goto("/admin/saved-replies")
     desk.get_by_role("button", name="Delete Greeting (Spanish)").click()
     expect(desk.locator("table.saved-replies")).not_to_contain_text("Hola")
+
+
+def test_a_slash_typed_before_the_picker_script_ran_is_answered(desk, sandbox, query):
+    """Under load the reply box can take keys before the deferred picker.js has run (the suite
+    under stress-ng typed "/deliv" into a page still loading its scripts): the picker answers
+    what is already in the box when it starts."""
+    desk.goto("/admin/saved-replies")
+    create(desk, "Delivery areas", "We deliver within 20 miles.")
+    sandbox.inbound(PHONE, "Hello")
+    cid = conversation_id(query, PHONE)
+    desk.route("**/picker.js*", lambda route: route.abort())  # the script has not run yet
+    desk.goto(f"/admin/conversations/{cid}")
+    box = desk.locator('textarea[name="body"]')
+    box.click()
+    box.press_sequentially("Sure: /deliv")
+    picker = desk.get_by_role("listbox", name="Saved replies")
+    expect(picker).to_be_hidden()
+    desk.unroute("**/picker.js*")
+    src = desk.locator('script[src*="picker.js"]').get_attribute("src")
+    desk.add_script_tag(url=src)  # now it runs, after the page has loaded
+    expect(picker.get_by_role("option")).to_have_count(1)
+    box.press("Enter")
+    expect(box).to_have_value("Sure: We deliver within 20 miles.")

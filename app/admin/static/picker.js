@@ -107,7 +107,14 @@
       event.preventDefault();
       insert(Number(option.dataset.index));
     });
+    // "/…" typed before this script ran (a slow page, a fast typist) fired no input event we
+    // heard: answer it now, as if it had just been typed.
+    if (document.activeElement === box && box.value) ask();
   }
 
-  document.addEventListener("DOMContentLoaded", start);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start(); // added after the page had loaded
+  }
 })();
