@@ -153,7 +153,10 @@ def test_screenshots_for_the_readme(desk, sandbox, worker, query):
     desk.locator('textarea[name="note"]').fill(
         "Regular customer: she orders every month. Offer the loyalty discount."
     )
-    desk.get_by_role("button", name="Add note").click()
+    # a form post: wait for the new page, or the old one (which the note can reach first, by
+    # push or polling) takes the next keys and the navigation then drops them
+    with desk.expect_navigation():
+        desk.get_by_role("button", name="Add note").click()
     expect(desk.locator("#messages [data-note]")).to_have_count(1)
     box = desk.locator('textarea[name="body"]')
     box.click()

@@ -27,7 +27,10 @@ def test_note_shows_in_the_timeline_and_never_reaches_the_sandbox(
 
     desk.goto(f"/admin/conversations/{cid}")
     desk.locator('textarea[name="note"]').fill(NOTE)
-    desk.get_by_role("button", name="Add note").click()
+    # a form post: wait for the new page, or the old one (which the note can reach first, by
+    # push or polling) takes the next keys and the navigation then drops them
+    with desk.expect_navigation():
+        desk.get_by_role("button", name="Add note").click()
     note = desk.locator("#messages [data-note]").last
     expect(note).to_contain_text(NOTE)
     expect(note).to_contain_text(f"Private note · {EMAIL}")
