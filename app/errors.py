@@ -97,3 +97,24 @@ def register_storage_errors(app) -> None:
 
     for exc_type in (OperationalError, InterfaceError, PoolTimeout):
         app.register_error_handler(exc_type, storage_unavailable)
+
+    @app.teardown_appcontext
+    def end_session_quietly(_exc) -> None:
+        """End the request's session before Flask-SQLAlchemy does (teardowns run in reverse order of
+        registration). Its close rolls back what is left; on a connection the database closed in
+        the meantime (a restart, a terminated backend) that ROLLBACK fails, after the answer was
+        made, and the failure would escape every error handler as a 500 (the suite under load
+        caught one). Nothing is lost by swallowing it: that connection has no transaction left,
+        and SQLAlchemy has already invalidated it, so the pool will not hand it out again."""
+        from flask import current_app
+
+        from app.extensions import db
+
+        try:
+            db.session.remove()
+        except (OperationalError, InterfaceError) as exc:
+            current_app.logger.warning("ending a session on a lost connection: %s", exc.__class__.__name__)
+            try:
+                db.session.remove()
+            except (OperationalError, InterfaceError):
+                db.session.registry.clear()
