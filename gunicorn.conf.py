@@ -56,6 +56,18 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sms-metrics-")
 
 
+def post_worker_init(worker):
+    """Fill the worker's caches (rule index, settings, consent keywords) and start its change
+    listener before it accepts a request: a cold worker's first burst had every thread build the
+    rule index at once (app/warm.py)."""
+    from flask import Flask
+
+    if isinstance(worker.wsgi, Flask):
+        from app.warm import warm
+
+        warm(worker.wsgi)
+
+
 def child_exit(server, worker):
     """A dead worker's live gauges are dropped; its counters stay in the sum."""
     from prometheus_client import multiprocess

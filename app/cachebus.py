@@ -50,6 +50,18 @@ def bump(table: str | None = None) -> None:
             _generations[name] += 1
 
 
+def start(wait: float = 0.0) -> bool:
+    """Start this process's listener and wait up to `wait` seconds for it to be live; True if live.
+    Caches loaded after that are not reloaded by the listener's first (catch-up) bump."""
+    _ensure_listener()
+    if db.engine.dialect.name != "postgresql":
+        return False  # no listener (SQLite): the caches use their time-to-live
+    deadline = time.monotonic() + wait
+    while not _state["live"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(_state["live"])
+
+
 def _ensure_listener() -> None:
     """Start this process's listener on first use (after gunicorn forks, never in the master)."""
     if _state["pid"] == os.getpid():

@@ -1,9 +1,11 @@
-"""Issue 12 finding 10: gunicorn runs without the control socket every gunicorn of a user shares
-(~/.gunicorn/gunicorn.ctl), so two checkouts do not interfere. The server is killed whatever
-happens."""
+"""gunicorn with gunicorn.conf.py, as the Procfile runs it. Issue 12 finding 10: without the control
+socket every gunicorn of a user shares (~/.gunicorn/gunicorn.ctl), so two checkouts do not
+interfere. Issue 8: every worker fills its caches before its first request. The server is killed
+whatever happens."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -53,6 +55,71 @@ def test_gunicorn_makes_no_shared_control_socket(tmp_path):
         assert wait_until(up, timeout=60, every=0.2), log_path.read_text()
         assert not (home / ".gunicorn").exists(), list((home / ".gunicorn").iterdir())
         assert "control" not in log_path.read_text().lower(), log_path.read_text()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+
+
+def test_every_worker_fills_its_caches_before_its_first_request(tmp_path):
+    """post_worker_init (gunicorn.conf.py) runs app/warm.py in each worker: the rule index is
+    built once there, not by every thread of a cold worker at once (issue 8)."""
+    from app import create_app, migrate
+    from app.extensions import db
+    from app.rules.crud import create_rule
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate.upgrade(url)
+    handlers = logging.getLogger("app").handlers[:]  # create_app sets the "app" logger up again
+    try:
+        made = create_app({"APP_ENV": "testing", "TESTING": True, "DATABASE_URL": url,
+                           "SECRET_KEY": "gunicorn-test-secret-key-0123", "TELEFONIE_API_KEY": TELEFONIE_KEY,
+                           "WEBHOOK_SECRET": WEBHOOK_SECRET, "LOG_FORMAT": "text"})
+    finally:
+        logging.getLogger("app").handlers[:] = handlers
+    with made.app_context():
+        for word in ("HOURS", "PRICE", "JOIN"):
+            create_rule({"name": word.title(), "match": "first_word", "patterns": [word], "reply": "ok"})
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "DATABASE_URL": url,
+        "SECRET_KEY": "gunicorn-test-secret-key-0123",
+        "TELEFONIE_API_KEY": TELEFONIE_KEY,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "APP_ENV": "production",
+        "LOG_FORMAT": "text",
+    }
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        cmd = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+        proc = subprocess.Popen(
+            [*cmd, "--workers", "2", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def warmed() -> int:
+        return log_path.read_text().count("caches warm in")
+
+    try:
+        assert wait_until(lambda: warmed() == 2, timeout=60, every=0.2), log_path.read_text()
+        text = log_path.read_text()
+        assert text.count(": 3 rules, change listener off") == 2, text
+        assert "caches not warmed" not in text, text
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -1,0 +1,177 @@
+"""The per-process rule index (issue 8, the 1,000-rules bench's p99): a cold or invalidated index
+is built by one thread while the others wait for it, and a worker fills its caches before it
+takes a request (app/warm.py, gunicorn's post_worker_init)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from sqlalchemy import event
+
+from app import cachebus, settings
+from app.consent import service as consent
+from app.extensions import db
+from app.rules import service
+from app.rules.crud import create_rule
+from app.rules.engine import RuleIndex
+from app.warm import warm
+
+
+@pytest.fixture
+def generations(monkeypatch) -> dict[str, int]:
+    """The change generations only this test moves. On PostgreSQL the process's listener bumps the
+    real ones whenever a NOTIFY arrives (this test's commits, the last test's TRUNCATE), at moments
+    no test controls; a bump in the middle of a test would rightly force a second build."""
+    own = dict.fromkeys(cachebus.TABLES, 0)
+    monkeypatch.setattr(cachebus, "generation", own.__getitem__)
+    return own
+
+
+def _create(app, specs: list[dict]) -> None:
+    with app.app_context():
+        for spec in specs:
+            create_rule(spec)
+        db.session.commit()
+        db.session.remove()
+
+
+def _rules(app, count: int) -> None:
+    _create(app, [{"name": f"Keyword {i}", "match": "first_word", "patterns": [f"WORD{i}"],
+                   "reply": f"Reply {i}", "tags": ["keyword"]} for i in range(count)])
+
+
+def _slow_builds(monkeypatch) -> list[int]:
+    """Count RuleIndex builds, each made slow enough for every thread to arrive while it runs."""
+    builds: list[int] = []
+    real = RuleIndex.build
+
+    def build(specs):
+        builds.append(1)
+        time.sleep(0.2)
+        return real(specs)
+
+    monkeypatch.setattr(RuleIndex, "build", staticmethod(build))
+    return builds
+
+
+def _from_threads(app, count: int) -> list:
+    barrier = threading.Barrier(count)
+    found: list = []
+
+    def read() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                found.append(service.rule_index())
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=read) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return found
+
+
+def test_a_cold_index_is_built_once_while_the_other_threads_wait_for_it(app, monkeypatch, generations):
+    _rules(app, 3)
+    service.invalidate_cache()
+    builds = _slow_builds(monkeypatch)
+    found = _from_threads(app, 8)
+    assert len(found) == 8
+    assert len(builds) == 1, f"{len(builds)} threads built the index"
+    assert all(index is found[0] for index in found)
+    assert sorted(spec.name for spec in found[0].rules) == ["Keyword 0", "Keyword 1", "Keyword 2"]
+
+
+def test_an_announced_rule_change_is_rebuilt_once_and_seen_by_every_thread(app, monkeypatch, generations):
+    _rules(app, 2)
+    with app.app_context():
+        before = service.rule_index()
+        db.session.remove()
+    _create(app, [{"name": "Late", "match": "exact", "patterns": ["LATE"], "reply": "late"}])
+    generations["rules"] += 1  # what the listener does on the NOTIFY the change sends
+    builds = _slow_builds(monkeypatch)
+    found = _from_threads(app, 6)
+    assert len(builds) == 1
+    assert found[0] is not before
+    assert {spec.name for spec in found[0].rules} == {"Keyword 0", "Keyword 1", "Late"}
+    assert all(index is found[0] for index in found)
+
+
+def test_a_fresh_index_is_always_rebuilt(app, monkeypatch, generations):
+    _rules(app, 1)
+    with app.app_context():
+        first = service.rule_index()
+        assert service.rule_index() is first
+        assert service.rule_index(fresh=True) is not first
+        db.session.remove()
+
+
+def test_a_thread_waits_only_so_long_for_another_threads_rebuild(app, monkeypatch):
+    """A stuck holder (its query behind a table lock) cannot hold every other thread forever."""
+    _rules(app, 1)
+    service.invalidate_cache()
+    monkeypatch.setattr(service, "BUILD_WAIT", 0.2)
+    assert service._build_lock.acquire()
+    try:
+        with app.app_context():
+            started = time.monotonic()
+            index = service.rule_index()
+            db.session.remove()
+        assert time.monotonic() - started < 5
+        assert [spec.name for spec in index.rules] == ["Keyword 0"]
+    finally:
+        service._build_lock.release()
+
+
+def test_a_warmed_process_answers_its_first_lookups_from_memory(app, generations):
+    _rules(app, 5)
+    service.invalidate_cache()
+    settings.invalidate_cache()
+    consent.invalidate_cache()
+    assert warm(app) is True
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with app.app_context():
+            assert len(service.rule_index().rules) == 5
+            settings.get_all()
+            consent.keyword_set()
+            db.session.remove()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert seen == []
+    if engine.dialect.name == "postgresql":
+        assert cachebus.is_live()
+
+
+def test_warming_against_a_database_that_is_down_is_not_fatal(app, caplog):
+    from app import create_app
+
+    handlers = logging.getLogger("app").handlers[:]  # create_app sets the "app" logger up again
+    keep = ("APP_ENV", "TESTING", "SECRET_KEY", "TELEFONIE_API_KEY", "WEBHOOK_SECRET",
+            "TELEFONIE_BASE_URL", "PUBLIC_BASE_URL", "LOG_FORMAT")
+    try:
+        down = create_app({**{key: app.config[key] for key in keep},
+                           "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/nothing"})
+    finally:
+        logging.getLogger("app").handlers[:] = handlers
+    service.invalidate_cache()
+    logging.getLogger("app.warm").addHandler(caplog.handler)  # "app" does not propagate to root
+    try:
+        assert warm(down) is False
+    finally:
+        logging.getLogger("app.warm").removeHandler(caplog.handler)
+    assert "caches not warmed (OperationalError" in caplog.text
+    assert service._cache["index"] is None
