@@ -14,11 +14,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
@@ -301,6 +303,22 @@ def post_signed_webhook(client, path: str, payload: dict | bytes | str, **header
         else (payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
     )
     return client.post(path, data=raw, headers=signed_headers(raw, **header_kw))
+
+
+@contextmanager
+def record_statements(engine: Engine) -> Iterator[list[str]]:
+    """Yields the list of the SQL statements engine sends while the block runs; the listener is
+    removed on exit, whatever happens."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def wait_until(fn: Callable, timeout: float = 15.0, every: float = 0.05):

@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -20,41 +22,35 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def test_gunicorn_makes_no_shared_control_socket(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
+@contextmanager
+def running_gunicorn(
+    home: Path, database_url: str, workers: int, log_path: Path, **extra_env: str
+) -> Iterator[int]:
+    """gunicorn with gunicorn.conf.py in production, HOME at home, its output in log_path; yields
+    the port it binds. Its whole session is killed on exit, whatever happens."""
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),  # where gunicorn 25+ puts its control socket by default
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "DATABASE_URL": database_url,
         "SECRET_KEY": "gunicorn-test-secret-key-0123",
         "TELEFONIE_API_KEY": TELEFONIE_KEY,
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
         "APP_ENV": "production",
+        **extra_env,
     }
-    log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
         cmd = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
         proc = subprocess.Popen(
-            [*cmd, "--workers", "1", "wsgi:app"],
+            [*cmd, "--workers", str(workers), "wsgi:app"],
             cwd=ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-    def up() -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
-
     try:
-        assert wait_until(up, timeout=60, every=0.2), log_path.read_text()
-        assert not (home / ".gunicorn").exists(), list((home / ".gunicorn").iterdir())
-        assert "control" not in log_path.read_text().lower(), log_path.read_text()
+        yield port
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -64,6 +60,23 @@ def test_gunicorn_makes_no_shared_control_socket(tmp_path):
             proc.wait(timeout=30)
         except ProcessLookupError:
             pass
+
+
+def test_gunicorn_makes_no_shared_control_socket(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    log_path = tmp_path / "gunicorn.log"
+    with running_gunicorn(home, f"sqlite:///{tmp_path / 'app.db'}", 1, log_path) as port:
+
+        def up() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        assert wait_until(up, timeout=60, every=0.2), log_path.read_text()
+        assert not (home / ".gunicorn").exists(), list((home / ".gunicorn").iterdir())
+        assert "control" not in log_path.read_text().lower(), log_path.read_text()
 
 
 def test_every_worker_fills_its_caches_before_its_first_request(tmp_path):
@@ -88,44 +101,14 @@ def test_every_worker_fills_its_caches_before_its_first_request(tmp_path):
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "DATABASE_URL": url,
-        "SECRET_KEY": "gunicorn-test-secret-key-0123",
-        "TELEFONIE_API_KEY": TELEFONIE_KEY,
-        "WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "APP_ENV": "production",
-        "LOG_FORMAT": "text",
-    }
     log_path = tmp_path / "gunicorn.log"
-    with log_path.open("wb") as log:
-        cmd = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
-        proc = subprocess.Popen(
-            [*cmd, "--workers", "2", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
     def warmed() -> int:
         return log_path.read_text().count("caches warm in")
 
-    try:
+    with running_gunicorn(tmp_path, url, 2, log_path, LOG_FORMAT="text") as port:
         assert wait_until(lambda: warmed() == 2, timeout=60, every=0.2), log_path.read_text()
         text = log_path.read_text()
         assert text.count(": 3 rules, change listener off") == 2, text
         assert "caches not warmed" not in text, text
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        except ProcessLookupError:
-            pass

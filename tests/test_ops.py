@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from app import create_app
-from tests.conftest import WEBHOOK_SECRET, inbound_payload, post_signed_webhook
+from tests.conftest import WEBHOOK_SECRET, inbound_payload, post_signed_webhook, record_statements
 
 
 def test_health_and_ready(client):
@@ -136,25 +136,15 @@ def test_metrics_in_production_need_the_bearer_token(production_metrics, app, mo
 
 def test_metrics_never_aggregate_the_messages_table(client, api, app):
     """Counters kept by triggers: a scrape reads the small counter tables, never `messages`."""
-    from sqlalchemy import event
-
     from app.extensions import db
 
     for i in range(3):
         api("POST", "/api/v1/messages", json={"to": f"+1415555014{i}", "from": "+12025550199", "body": "x"})
     post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload("+14155550141", "hi"))
-    statements: list[str] = []
     with app.app_context():
         engine = db.engine
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with record_statements(engine) as statements:
         text = client.get("/metrics").get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert not [s for s in statements if "messages" in s.replace("sms_messages", "")], statements
     assert "sms_queue_depth 3.0" in text
     assert 'sms_messages{direction="outbound",status="queued"} 3.0' in text

@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import event
 
 from app import cachebus, settings
 from app.consent import service as consent
@@ -18,6 +17,7 @@ from app.rules import service
 from app.rules.crud import create_rule
 from app.rules.engine import RuleIndex
 from app.warm import warm
+from tests.conftest import record_statements
 
 
 @pytest.fixture
@@ -135,22 +135,13 @@ def test_a_warmed_process_answers_its_first_lookups_from_memory(app, generations
     settings.invalidate_cache()
     consent.invalidate_cache()
     assert warm(app) is True
-    seen: list[str] = []
     with app.app_context():
         engine = db.engine
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with app.app_context():
-            assert len(service.rule_index().rules) == 5
-            settings.get_all()
-            consent.keyword_set()
-            db.session.remove()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with record_statements(engine) as seen, app.app_context():
+        assert len(service.rule_index().rules) == 5
+        settings.get_all()
+        consent.keyword_set()
+        db.session.remove()
     assert seen == []
     if engine.dialect.name == "postgresql":
         assert cachebus.is_live()
