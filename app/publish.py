@@ -39,10 +39,12 @@ DESK_CHANNEL = "desk_events"  # the desk's push (app/admin/live.py; triggers of 
 BATCH = 500
 # After a wake-up the publisher waits this long before sending, so that a burst's notifications go
 # out as one statement: at 800 webhooks a second, sending each commit's NOTIFY on its own cost
-# ~0.35 ms of CPU per webhook (a round trip and a GIL hand-over per commit); 5 ms gathers a
-# few per statement. A listener hears of a change at most this much later (the desk's push, a
+# ~0.35 ms of CPU per webhook (a round trip and a GIL hand-over per commit). 5 ms gathered about
+# two per statement at a worker's ~350 webhooks a second and still cost ~0.18 ms of a webhook's
+# ~1.5 ms of Python; 20 ms gathers about seven and costs ~0.05 ms (measured in-process, serial,
+# bench/RESULTS.md). A listener hears of a change at most this much later (the desk's push, a
 # worker's wake-up for an auto-reply: both have budgets of 100 ms or more).
-LINGER = 0.005
+LINGER = 0.02
 SEND = (
     "SELECT pg_notify(n.c, n.p) FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS n(c, p, i) "
     "ORDER BY n.i"

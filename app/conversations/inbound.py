@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.conversations.models import Contact, Conversation, Message, new_sid
@@ -161,7 +161,13 @@ WITH p AS (
 SELECT message.id, thread.id, contact.id, contact.opted_out, contact.name, (SELECT count(*) FROM bump),
        thread.assignee_id
 FROM contact CROSS JOIN thread LEFT JOIN message ON true
-""")
+""").columns(
+    # Typed result columns: SQLAlchemy keeps the result's metadata with the compiled statement
+    # instead of building it from the cursor's description on every webhook (~0.04 ms each).
+    column("message_id", BigInteger), column("conversation_id", Integer), column("contact_id", Integer),
+    column("opted_out", Boolean), column("name", String), column("bumped", BigInteger),
+    column("assignee_id", Integer),
+)
 
 
 
