@@ -16,11 +16,34 @@ from app.events import log_event
 log = logging.getLogger(__name__)
 
 
-def after_inbound(message: StoredInbound) -> None:
+def stands_alone(body: str | None) -> bool:
+    """True when neither consent nor the rules can act on this body, whoever sent it and whatever
+    their consent: no consent keyword of any kind (STOP, START, HELP and the admin's own), nothing
+    that reads like a wish to stop, no rule pattern. Then storing the message is all there is to
+    do, and the webhook commits its one statement on its own (app/conversations/inbound.py).
+    Any doubt answers False: the message then takes the full path in one transaction."""
+    from app.consent import service as consent
+    from app.consent.keywords import reads_like_stop_wish
+    from app.rules import service as rules
+
+    text = body or ""
+    return (
+        consent.keyword_set().kind_of(text) is None
+        and not reads_like_stop_wish(text)
+        and not rules.rule_index().candidates(text)
+    )
+
+
+def after_inbound(message: StoredInbound, *, alone: bool = False) -> None:
+    """Consent, then the rules. `alone`: stands_alone() said, before the message was stored, that
+    neither can act on it; they are not asked again (a rule saved in between applies from the
+    next message, as it would had this one come a moment earlier)."""
     from app.consent import service as consent
     from app.rules import service as rules
 
     log_event("inbound_stored", message_id=message.id, conversation_id=message.conversation_id)
+    if alone:
+        return
     outcome = consent.apply(message)
     if outcome.handled:
         return

@@ -343,3 +343,15 @@ def worker(app, sandbox):
     yield w
     w.stop.set()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def generations(monkeypatch) -> dict[str, int]:
+    """The caches' change generations only this test moves. On PostgreSQL the process's listener
+    bumps the real ones whenever a NOTIFY arrives (this test's commits, the last test's TRUNCATE),
+    at moments no test controls; a bump in the middle of a test would rightly force a reload."""
+    from app import cachebus
+
+    own = dict.fromkeys(cachebus.TABLES, 0)
+    monkeypatch.setattr(cachebus, "generation", own.__getitem__)
+    return own

@@ -8,8 +8,6 @@ import logging
 import threading
 import time
 
-import pytest
-
 from app import cachebus, settings
 from app.consent import service as consent
 from app.extensions import db
@@ -18,16 +16,6 @@ from app.rules.crud import create_rule
 from app.rules.engine import RuleIndex
 from app.warm import warm
 from tests.conftest import record_statements
-
-
-@pytest.fixture
-def generations(monkeypatch) -> dict[str, int]:
-    """The change generations only this test moves. On PostgreSQL the process's listener bumps the
-    real ones whenever a NOTIFY arrives (this test's commits, the last test's TRUNCATE), at moments
-    no test controls; a bump in the middle of a test would rightly force a second build."""
-    own = dict.fromkeys(cachebus.TABLES, 0)
-    monkeypatch.setattr(cachebus, "generation", own.__getitem__)
-    return own
 
 
 def _create(app, specs: list[dict]) -> None:

@@ -238,7 +238,7 @@ def test_database_down_answers_503_and_stores_nothing(app, client, monkeypatch):
 
     import app.webhooks as webhooks
 
-    def broken(_msg):
+    def broken(_msg, **_kw):
         raise OperationalError("INSERT", {}, Exception("connection refused"))
 
     monkeypatch.setattr(webhooks, "record_inbound", broken)

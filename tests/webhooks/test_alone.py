@@ -1,0 +1,130 @@
+"""A message neither consent nor a rule acts on is stored by one self-committing statement on
+PostgreSQL (app.pipeline.stands_alone); every other message keeps the one-transaction path, so a
+STOP, a START or a rule's reply is never split from the message it answers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+
+from app.consent import service as consent
+from app.consent.models import ConsentKeyword
+from app.conversations.models import Contact, Message
+from app.extensions import db
+from app.pipeline import stands_alone
+from app.rules import crud
+from app.rules import service as rules
+from tests.conftest import inbound_payload, post_signed_webhook
+
+PATH = "/webhooks/telefonie/inbound"
+CUSTOMER = "+14155550144"
+
+
+@pytest.fixture
+def with_rule_and_keyword(app, generations, monkeypatch):
+    """A rule and an extra consent keyword; the caches reload only when this test says so (not on
+    a late NOTIFY from the last test, nor on a timer while the change listener is down)."""
+    from app import cachebus
+
+    monkeypatch.setattr(cachebus, "max_age", lambda fallback: 3600.0)
+    with app.app_context():
+        crud.create_rule({"name": "hours", "match": "first_word", "patterns": ["HOURS"], "reply": "9 to 5"})
+        db.session.add(ConsentKeyword(keyword="basta", kind="opt_out"))
+        db.session.commit()
+        rules.invalidate_cache()
+        consent.invalidate_cache()
+    yield
+
+
+@pytest.mark.parametrize(
+    ("body", "alone"),
+    [
+        ("Hello, are you open on Sunday?", True),
+        ("", True),
+        ("STOP", False),
+        ("stop", False),
+        ("  Stop. ", False),
+        ("UNSUBSCRIBE", False),
+        ("START", False),  # an opt-in only while opted out, but who is opted out is not known yet
+        ("HELP", False),
+        ("please stop texting me", False),
+        ("hours?", False),  # the rule's pattern
+        ("Hours on Sunday", False),
+        ("BASTA", False),  # the admin's own keyword
+        ("what are your opening times", True),
+    ],
+)
+def test_only_bodies_nothing_can_act_on_stand_alone(app, with_rule_and_keyword, body, alone):
+    with app.test_request_context():
+        assert stands_alone(body) is alone
+
+
+def _autocommit_at_the_insert(app, client, body: str, pid: str) -> list[bool]:
+    """The DBAPI connection's autocommit flag when the inbound statement ran."""
+    seen: list[bool] = []
+
+    def record(conn, _cursor, statement, *_args):
+        if "INSERT INTO messages" in statement and "inbound" in statement:
+            seen.append(bool(getattr(conn.connection.driver_connection, "autocommit", False)))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        resp = post_signed_webhook(client, PATH, inbound_payload(CUSTOMER, body, pid=pid))
+        assert resp.status_code == 204
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def _replies(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        query = select(Message.source, Message.body).where(Message.direction == "outbound")
+        return [tuple(row) for row in db.session.execute(query.order_by(Message.id))]
+
+
+def test_the_statement_commits_by_itself_only_when_the_message_stands_alone(
+    app, client, with_rule_and_keyword
+):
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    if not postgres:
+        pytest.skip("the self-committing statement is PostgreSQL's; SQLite has no round trips to save")
+    # A request whose caches had to be reloaded has read in its session already: it takes the
+    # one-transaction path (its first message here); from then on the caches answer from memory.
+    assert _autocommit_at_the_insert(app, client, "good morning", "TF-alone-0") == [False]
+    assert _autocommit_at_the_insert(app, client, "hello there", "TF-alone-1") == [True]
+    assert _replies(app) == []
+    assert _autocommit_at_the_insert(app, client, "HOURS please", "TF-alone-2") == [False]
+    assert _replies(app) == [("rule", "9 to 5")]
+    assert _autocommit_at_the_insert(app, client, "STOP", "TF-alone-3") == [False]
+    assert [source for source, _ in _replies(app)] == ["rule", "consent"]
+    # opted out now: a plain message stands alone again and nothing is sent
+    assert _autocommit_at_the_insert(app, client, "one more thing", "TF-alone-4") == [True]
+    assert _autocommit_at_the_insert(app, client, "START", "TF-alone-5") == [False]
+    assert [source for source, _ in _replies(app)] == ["rule", "consent", "consent"]
+    with app.app_context():
+        contact = db.session.scalar(select(Contact).where(Contact.phone == CUSTOMER))
+        assert contact.opted_out is False
+        bodies = db.session.scalars(
+            select(Message.body).where(Message.direction == "inbound").order_by(Message.id)
+        ).all()
+        assert bodies == ["good morning", "hello there", "HOURS please", "STOP", "one more thing", "START"]
+
+
+def test_a_repeated_plain_message_is_stored_once_and_the_session_is_reusable(app, client):
+    for _ in range(3):
+        resp = post_signed_webhook(client, PATH, inbound_payload(CUSTOMER, "same again", pid="TF-alone-dup"))
+        assert resp.status_code == 204
+    # the next request, on a pooled connection that served an autocommit statement, still
+    # runs STOP and its confirmation in one transaction
+    resp = post_signed_webhook(client, PATH, inbound_payload(CUSTOMER, "STOP", pid="TF-alone-stop"))
+    assert resp.status_code == 204
+    with app.app_context():
+        count = db.session.scalar(
+            select(db.func.count()).select_from(Message).where(Message.provider_id == "TF-alone-dup")
+        )
+        assert count == 1
+        assert db.session.scalar(select(Contact.opted_out).where(Contact.phone == CUSTOMER)) is True
+    assert [source for source, _ in _replies(app)] == ["consent"]
