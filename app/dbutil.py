@@ -9,6 +9,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 
+# A session's connection procured with these options runs each statement as its own transaction:
+# for a webhook whose whole write is one statement (no BEGIN and COMMIT round trips). The pool
+# resets the connection's isolation level when it is returned.
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
 
 def dialect() -> str:
     return db.session.get_bind().dialect.name

@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, column, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.conversations.models import Contact, Conversation, Message, new_sid
-from app.dbutil import dialect, notify
+from app.dbutil import AUTOCOMMIT, dialect, notify
 from app.extensions import db
 from app.publish import DESK_CHANNEL
 from app.telefonie import segments
@@ -181,9 +181,6 @@ def record_inbound(msg: InboundMessage, *, alone: bool = False) -> StoredInbound
     if dialect() == "postgresql":
         return _record_inbound_pg(msg, alone)
     return _record_inbound_sqlite(msg)
-
-
-AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def _record_inbound_pg(msg: InboundMessage, alone: bool = False) -> StoredInbound | None:

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.consent.guard import ensure_can_send
 from app.conversations.models import Contact, Conversation, Message, Receipt
-from app.dbutil import dialect, insert_ignore, lock_key, notify
+from app.dbutil import AUTOCOMMIT, dialect, insert_ignore, lock_key, notify
 from app.events import log_event
 from app.extensions import db
 from app.publish import DESK_CHANNEL
@@ -264,13 +264,20 @@ def record_status(report: StatusReport) -> bool:
     id's advisory lock (the worker holds it while recording that id) and look again before keeping
     the receipt for later.
     """
-    conn = db.session.connection()
     row = None
     if dialect() == "postgresql":
+        # The known message's statement is the whole work: it commits by itself (autocommit; no
+        # BEGIN and COMMIT round trips) unless this session has begun a transaction already.
+        alone = not db.session().in_transaction()
+        conn = db.session.connection(execution_options=AUTOCOMMIT) if alone else db.session.connection()
         found, stored = _record_status_pg(conn, report)
         if found:
             return stored
+        if alone:  # it wrote nothing; the rest holds the provider id's lock: a transaction of its own
+            db.session.commit()
+        conn = db.session.connection()
     else:
+        conn = db.session.connection()
         row = conn.execute(FIND_BY_PROVIDER_ID, {"pid": report.provider_id}).first()
     if row is None:
         lock_key(report.provider_id)

@@ -128,3 +128,42 @@ def test_a_repeated_plain_message_is_stored_once_and_the_session_is_reusable(app
         assert count == 1
         assert db.session.scalar(select(Contact.opted_out).where(Contact.phone == CUSTOMER)) is True
     assert [source for source, _ in _replies(app)] == ["consent"]
+
+
+def test_a_known_messages_receipt_commits_by_itself_an_unknown_ids_keeps_its_lock(app, client):
+    """The known message's one statement is the whole work; a receipt for an id not recorded yet
+    takes the id's advisory lock, which only means something inside a transaction."""
+    from app.conversations.models import Receipt
+    from app.conversations.service import get_or_create_contact, get_or_create_conversation
+    from tests.conftest import OUR
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the self-committing statement is PostgreSQL's")
+        conversation = get_or_create_conversation(OUR, get_or_create_contact(CUSTOMER))
+        db.session.add(Message(conversation_id=conversation.id, direction="outbound", status="queued",
+                               from_number=OUR, to_number=CUSTOMER, body="hi", provider_id="TF-known",
+                               source="api", attempts=1, outcome_unknown=False))
+        db.session.commit()
+        engine = db.engine
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, _cursor, statement, *_args):
+        seen.append((statement.split()[0].upper(), bool(conn.connection.driver_connection.autocommit)))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for pid in ("TF-known", "TF-unknown"):
+            payload = {"id": pid, "status": "delivered", "from": OUR, "to": CUSTOMER, "direction": "outbound"}
+            assert post_signed_webhook(client, "/webhooks/telefonie/status", payload).status_code == 204
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    known, unknown = seen[0], seen[1:]
+    assert known == ("WITH", True)
+    assert unknown[0] == ("WITH", True)  # looked for the message: not there, nothing written
+    assert unknown[1:] and all(not autocommit for _, autocommit in unknown[1:])  # lock, look again, keep
+    with app.app_context():
+        kept = {r.provider_id: r.applied for r in db.session.scalars(select(Receipt))}
+        assert kept == {"TF-known": True, "TF-unknown": False}
+        status = db.session.scalar(select(Message.status).where(Message.provider_id == "TF-known"))
+        assert status == "delivered"
