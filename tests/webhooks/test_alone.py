@@ -167,3 +167,28 @@ def test_a_known_messages_receipt_commits_by_itself_an_unknown_ids_keeps_its_loc
         assert kept == {"TF-known": True, "TF-unknown": False}
         status = db.session.scalar(select(Message.status).where(Message.provider_id == "TF-known"))
         assert status == "delivered"
+
+
+def test_a_self_committed_message_reaches_the_desk_once(app, client, database_url):
+    """The statement sets app.desk_quiet for its own transaction, autocommit or not: the desk hears
+    of the message once, from the publisher after the commit, and not from the triggers too."""
+    import json
+
+    import psycopg
+
+    from app import publish
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("NOTIFY is PostgreSQL's")
+    with app.app_context():
+        rules.rule_index()
+        consent.keyword_set()
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as listener:
+        listener.execute("LISTEN desk_events")
+        for pid in ("TF-desk-1", "TF-desk-2"):
+            resp = post_signed_webhook(client, PATH, inbound_payload(CUSTOMER, f"hello {pid}", pid=pid))
+            assert resp.status_code == 204
+        assert publish.flush(5.0)
+        heard = [json.loads(n.payload) for n in listener.notifies(timeout=1.0)]
+    inbound = [event for event in heard if event.get("k") == "in"]
+    assert [event["p"] for event in inbound] == ["hello TF-desk-1", "hello TF-desk-2"]
