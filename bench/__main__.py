@@ -14,7 +14,7 @@ import traceback
 
 from bench import report
 
-SECTIONS = ("webhooks", "decide", "admin", "delivery", "sse", "campaigns")
+SECTIONS = ("webhooks", "decide", "admin", "delivery", "sse", "campaigns", "autoreply")
 
 
 def run_section(name: str) -> list[report.Table]:
@@ -38,6 +38,10 @@ def run_section(name: str) -> list[report.Table]:
         from bench import campaigns
 
         return campaigns.run()
+    if name == "autoreply":
+        from bench import autoreply
+
+        return autoreply.run()
     from bench import admin_pages
 
     return admin_pages.run()
