@@ -135,3 +135,31 @@ def test_other_writers_are_still_heard_through_the_triggers(app, listen):
         db.session.remove()
     events = [json.loads(p) for p in received(1.0)]
     assert [(e["c"], e["k"]) for e in events] == [(cid, "conv")]
+
+
+
+def test_a_workers_wake_up_skips_the_linger_and_takes_the_waiting_ones_along(app, monkeypatch):
+    """Desk events wait LINGER so that a burst shares one statement; a delivery worker's wake-up
+    (a queued reply on its way to a customer) goes out at once, with whatever is waiting."""
+    from app.conversations.service import QUEUE_CHANNEL
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("LISTEN/NOTIFY is PostgreSQL only")
+        dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        publish.flush()
+    monkeypatch.setattr(publish, "LINGER", 5.0)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("LISTEN t_linger")
+        conn.execute(f"LISTEN {QUEUE_CHANNEL}")
+        with app.app_context():
+            notify("t_linger", "desk")
+            db.session.commit()
+            # read without publish.flush(), which would wait the linger out
+            assert [n.payload for n in conn.notifies(timeout=0.4)] == []  # lingering
+            notify(QUEUE_CHANNEL, "wake")
+            db.session.commit()
+            heard = [(n.channel, n.payload) for n in conn.notifies(timeout=1.0)]  # 5 s without the hurry
+            assert heard == [("t_linger", "desk"), (QUEUE_CHANNEL, "wake")]
+            publish.flush()
+            db.session.remove()
