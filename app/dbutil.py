@@ -15,6 +15,15 @@ from app.extensions import db
 AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
+def session_connection(alone: bool):
+    """(the session's connection, whether it is in autocommit). Autocommit only when `alone` (the
+    caller's one statement is the whole write) and the session has begun nothing yet: a
+    connection's isolation level is set when the session procures it, and a request that has
+    already read (a cache reload) keeps its transaction."""
+    alone = alone and not db.session().in_transaction()
+    return (db.session.connection(execution_options=AUTOCOMMIT) if alone else db.session.connection()), alone
+
+
 def dialect() -> str:
     return db.session.get_bind().dialect.name
 

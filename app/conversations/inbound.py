@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, column, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.conversations.models import Contact, Conversation, Message, new_sid
-from app.dbutil import AUTOCOMMIT, dialect, notify
+from app.dbutil import dialect, notify, session_connection
 from app.extensions import db
 from app.publish import DESK_CHANNEL
 from app.telefonie import segments
@@ -170,7 +170,6 @@ FROM contact CROSS JOIN thread LEFT JOIN message ON true
 )
 
 
-
 def record_inbound(msg: InboundMessage, *, alone: bool = False) -> StoredInbound | None:
     """Store one inbound message; None when this provider id was stored before.
 
@@ -193,10 +192,7 @@ def _record_inbound_pg(msg: InboundMessage, alone: bool = False) -> StoredInboun
         "media": json.dumps(list(msg.media_urls or [])), "encoding": info.encoding,
         "segments": info.num_segments, "provider_id": msg.provider_id,
     }
-    # only on a session with nothing begun yet (a cache reload may have read in this request): a
-    # connection's isolation level is set when the session procures it
-    alone = alone and not db.session().in_transaction()
-    conn = db.session.connection(execution_options=AUTOCOMMIT) if alone else db.session.connection()
+    conn, _ = session_connection(alone)
     row = conn.execute(STORE_INBOUND_PG, params).first()
     if row is None:  # a contact or thread created concurrently: invisible to this snapshot
         row = conn.execute(STORE_INBOUND_PG, params).first()

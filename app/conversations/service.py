@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.consent.guard import ensure_can_send
 from app.conversations.models import Contact, Conversation, Message, Receipt
-from app.dbutil import AUTOCOMMIT, dialect, insert_ignore, lock_key, notify
+from app.dbutil import dialect, insert_ignore, lock_key, notify, session_connection
 from app.events import log_event
 from app.extensions import db
 from app.publish import DESK_CHANNEL
@@ -268,8 +268,7 @@ def record_status(report: StatusReport) -> bool:
     if dialect() == "postgresql":
         # The known message's statement is the whole work: it commits by itself (autocommit; no
         # BEGIN and COMMIT round trips) unless this session has begun a transaction already.
-        alone = not db.session().in_transaction()
-        conn = db.session.connection(execution_options=AUTOCOMMIT) if alone else db.session.connection()
+        conn, alone = session_connection(True)
         found, stored = _record_status_pg(conn, report)
         if found:
             return stored
