@@ -306,13 +306,18 @@ def post_signed_webhook(client, path: str, payload: dict | bytes | str, **header
 
 
 @contextmanager
-def record_statements(engine: Engine) -> Iterator[list[str]]:
-    """Yields the list of the SQL statements engine sends while the block runs; the listener is
-    removed on exit, whatever happens."""
-    statements: list[str] = []
+def record_statements(engine: Engine, autocommit: bool = False) -> Iterator[list]:
+    """Yields the list of the SQL statements engine sends while the block runs; with autocommit,
+    (statement, whether its DBAPI connection was in autocommit) pairs. The listener is removed on
+    exit, whatever happens."""
+    statements: list = []
 
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
+    def record(conn, _cursor, statement, *_args):
+        if autocommit:
+            driver = conn.connection.driver_connection
+            statements.append((statement, bool(getattr(driver, "autocommit", False))))
+        else:
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:

@@ -5,7 +5,7 @@ STOP, a START or a rule's reply is never split from the message it answers."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.consent import service as consent
 from app.consent.models import ConsentKeyword
@@ -14,7 +14,7 @@ from app.extensions import db
 from app.pipeline import stands_alone
 from app.rules import crud
 from app.rules import service as rules
-from tests.conftest import inbound_payload, post_signed_webhook
+from tests.conftest import inbound_payload, post_signed_webhook, record_statements
 
 PATH = "/webhooks/telefonie/inbound"
 CUSTOMER = "+14155550144"
@@ -61,21 +61,14 @@ def test_only_bodies_nothing_can_act_on_stand_alone(app, with_rule_and_keyword, 
 
 def _autocommit_at_the_insert(app, client, body: str, pid: str) -> list[bool]:
     """The DBAPI connection's autocommit flag when the inbound statement ran."""
-    seen: list[bool] = []
-
-    def record(conn, _cursor, statement, *_args):
-        if "INSERT INTO messages" in statement and "inbound" in statement:
-            seen.append(bool(getattr(conn.connection.driver_connection, "autocommit", False)))
-
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with record_statements(engine, autocommit=True) as seen:
         resp = post_signed_webhook(client, PATH, inbound_payload(CUSTOMER, body, pid=pid))
         assert resp.status_code == 204
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
+    return [
+        flag for statement, flag in seen if "INSERT INTO messages" in statement and "inbound" in statement
+    ]
 
 
 def _replies(app) -> list[tuple[str, str]]:
@@ -146,18 +139,11 @@ def test_a_known_messages_receipt_commits_by_itself_an_unknown_ids_keeps_its_loc
                                source="api", attempts=1, outcome_unknown=False))
         db.session.commit()
         engine = db.engine
-    seen: list[tuple[str, bool]] = []
-
-    def record(conn, _cursor, statement, *_args):
-        seen.append((statement.split()[0].upper(), bool(conn.connection.driver_connection.autocommit)))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with record_statements(engine, autocommit=True) as recorded:
         for pid in ("TF-known", "TF-unknown"):
             payload = {"id": pid, "status": "delivered", "from": OUR, "to": CUSTOMER, "direction": "outbound"}
             assert post_signed_webhook(client, "/webhooks/telefonie/status", payload).status_code == 204
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    seen = [(statement.split()[0].upper(), flag) for statement, flag in recorded]
     known, unknown = seen[0], seen[1:]
     assert known == ("WITH", True)
     assert unknown[0] == ("WITH", True)  # looked for the message: not there, nothing written

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.rules import crud
-from tests.conftest import inbound_payload, post_signed_webhook
+from tests.conftest import inbound_payload, post_signed_webhook, record_statements
 
 CUSTOMER = "+14155550201"
 
 
 def statements_for(app, client, body: str) -> list[str]:
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement.split()[0].upper())
-
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with record_statements(engine) as seen:
         resp = post_signed_webhook(client, "/webhooks/telefonie/inbound", inbound_payload(CUSTOMER, body))
         assert resp.status_code == 204
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
+    return [statement.split()[0].upper() for statement in seen]
 
 
 def test_ordinary_message_statements_do_not_grow_with_rules(app, client, generations, monkeypatch):
@@ -89,28 +81,21 @@ def test_known_message_status_is_one_statement_on_postgresql(app, client):
         )
         db.session.commit()
         postgres = db.engine.dialect.name == "postgresql"
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement.split()[0].upper())
-
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        payload = {
-            "id": "TF-one-trip",
-            "status": "delivered",
-            "from": OUR,
-            "to": CUSTOMER,
-            "direction": "outbound",
-            "price": "-0.0075",
-            "price_unit": "USD",
-            "date_sent": "2026-11-29T03:00:00Z",
-        }
+    payload = {
+        "id": "TF-one-trip",
+        "status": "delivered",
+        "from": OUR,
+        "to": CUSTOMER,
+        "direction": "outbound",
+        "price": "-0.0075",
+        "price_unit": "USD",
+        "date_sent": "2026-11-29T03:00:00Z",
+    }
+    with record_statements(engine) as recorded:
         assert post_signed_webhook(client, "/webhooks/telefonie/status", payload).status_code == 204
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    seen = [statement.split()[0].upper() for statement in recorded]
     if postgres:
         assert [s for s in seen if s in ("SELECT", "INSERT", "UPDATE", "WITH")] == ["WITH"]
     with app.app_context():
