@@ -138,7 +138,7 @@ class Receipt(db.Model):
     __table_args__ = (UniqueConstraint("provider_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    provider_id: Mapped[str] = mapped_column(String(64), index=True)
+    provider_id: Mapped[str] = mapped_column(String(64))  # the unique (provider_id, status) indexes it
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(12))
     error_code: Mapped[int | None] = mapped_column(Integer)

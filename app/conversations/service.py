@@ -315,7 +315,8 @@ def record_status(report: StatusReport) -> bool:
 # PostgreSQL, known message (the common case): lock the message, keep the receipt and apply it in
 # one statement, one round trip. The same rules as status_changes(): price whenever given; status
 # and error only when the status moves forward and the current one is not final; the send time
-# whenever a sent or delivered report finds none (also late, after the final status).
+# whenever a sent or delivered report finds none (also late, after the final status). A report
+# that changes none of these leaves the row as it is (no write).
 # (the CASE is OUTBOUND_RANK for the statuses that are not final; a test keeps them in step)
 RECORD_STATUS_PG = text("""
 WITH p AS (
@@ -354,6 +355,13 @@ WITH p AS (
         date_sent = CASE WHEN p.status IN ('sent', 'delivered') AND f.date_sent IS NULL
                          THEN p.sent_at ELSE messages.date_sent END
     FROM p, f WHERE messages.id = f.id
+      -- only when something changes: a late or repeated status with no new price or send time
+      -- (a third of a shuffled storm) rewrites no row, touches no index and fires no trigger
+      AND (f.forward
+           OR p.price IS NOT NULL
+              AND (p.price IS DISTINCT FROM messages.price
+                   OR p.price_unit IS NOT NULL AND p.price_unit IS DISTINCT FROM messages.price_unit)
+           OR p.status IN ('sent', 'delivered') AND f.date_sent IS NULL)
     RETURNING messages.conversation_id, f.forward
 )
 SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM r),

@@ -132,3 +132,48 @@ def test_status_needs_signature(app, client):
     raw = json.dumps(status_payload("P", "sent")).encode()
     resp = client.post(PATH, data=raw, headers={"Content-Type": "application/json"})
     assert resp.status_code == 401
+
+
+def _row_version(app, message_id):
+    """The row's xmin: a new one means the row was written again (PostgreSQL)."""
+    from sqlalchemy import text
+
+    with app.app_context():
+        query = text("SELECT xmin::text FROM messages WHERE id = :id")
+        version = db.session.execute(query, {"id": message_id}).scalar()
+        db.session.remove()
+        return version
+
+
+def test_a_report_that_changes_nothing_leaves_the_row_unwritten(app, client, sent_message):
+    """Late statuses with no new price or send time are kept as receipts but do not rewrite the
+    message (no new row version, indexes and triggers untouched); a new price still lands."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("row versions are PostgreSQL's")
+    delivered = status_payload(
+        "PROV1", "delivered", price="-0.0075", price_unit="USD", date_sent="2026-11-29T03:00:00Z"
+    )
+    assert post_signed_webhook(client, PATH, delivered).status_code == 204
+    before = _row_version(app, sent_message)
+    late = [
+        status_payload("PROV1", "sending"),
+        status_payload("PROV1", "sent", date_sent="2026-11-29T03:00:01Z"),
+        status_payload("PROV1", "failed", error_code=30008, error_message="late"),
+        status_payload("PROV1", "undelivered", price="-0.0075", price_unit="USD"),
+    ]
+    for payload in late:
+        assert post_signed_webhook(client, PATH, payload).status_code == 204
+    assert _row_version(app, sent_message) == before
+    status, error_code, receipts = message_state(app, sent_message)
+    assert (status, error_code) == ("delivered", None)
+    assert sorted(receipts) == ["delivered", "failed", "sending", "sent", "undelivered"]
+    # a price that differs is a change: written, the status still the first final one
+    queued = status_payload("PROV1", "queued", price="-0.0100", price_unit="EUR")
+    assert post_signed_webhook(client, PATH, queued).status_code == 204
+    assert _row_version(app, sent_message) != before
+    with app.app_context():
+        message = db.session.get(Message, sent_message)
+        assert (message.status, message.price, message.price_unit) == ("delivered", "-0.0100", "EUR")
+        assert message.date_sent is not None
+        db.session.remove()
