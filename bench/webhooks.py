@@ -216,6 +216,11 @@ def table(results: dict[str, tuple[wrk.WrkResult, str]], busy: float) -> Table:
            f"{results['bare'][0].rps:.0f} req/s")
     t.note("stored = acknowledged: rows added vs 204s counted by wrk; up to 32 more rows are the requests "
            "in flight when wrk stopped (stored, answer not read); fewer rows would be a loss")
+    best, held = max(inserts), wrk.CONNECTIONS
+    t.note(f"p99 at {held} connections: wrk keeps {held} requests in flight, so the MEAN latency is "
+           f"{held} / rate (Little's law): {1000 * held / best:.0f} ms at the best /insert ceiling "
+           f"({best:.0f} req/s); a p99 of 50 ms needs more than {1000 * held / 50:.0f} req/s even with "
+           "no spread at all")
     t.note(f"CPU busy with other work before the runs (the bench idle): {busy:.0%} of {os.cpu_count()} CPUs")
     return t
 
