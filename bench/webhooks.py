@@ -10,10 +10,13 @@ each without rules and with 1,000 keyword rules on (10% of bodies match one):
 - receipts: a receipt storm, sending/sent/delivered for recent sends, shuffled, one in ten
   arriving before the send is recorded (kept for later).
 
-Every run gets a fresh server; requests are signed in Python and replayed by wrk (bench/wrk.py,
-bench/signed.lua). After each run the database is compared with what was acknowledged: every
-request carries a new provider id, so the rows added must equal the 204s; a few more rows than
-204s are requests in flight when wrk stopped (stored, answer not read), never fewer.
+Every run gets a fresh server, and its own one-INSERT ceiling server beside it: wrk alternates
+between the two in short slices (paired_run), so each ratio compares runs seconds apart on a host
+whose speed swings by tens of percent within a minute. Requests are signed in Python and replayed
+by wrk (bench/wrk.py, bench/signed.lua). After each run the database is compared with what was
+acknowledged: every request carries a new provider id, so the rows added must equal the 204s; a
+few more rows than 204s are requests in flight when wrk stopped (stored, answer not read), never
+fewer.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ MIXES = ("known", "new", "mixed", "receipts")
 # BENCH_MIXES=known,new and BENCH_RULES=0 narrow a run (A/B checks); RESULTS.md is from a full run
 RUN_MIXES = tuple(m for m in os.environ.get("BENCH_MIXES", ",".join(MIXES)).split(",") if m in MIXES)
 RULES_RUNS = (False, True) if os.environ.get("BENCH_RULES", "1") != "0" else (False,)
+# each mix: ceiling and service alternating, SLICES times SLICE_SECONDS each (paired_run)
+SLICES = int(os.environ.get("BENCH_SLICES", "3"))
+SLICE_SECONDS = int(os.environ.get("BENCH_SLICE_SECONDS", "4"))
 AREAS = ("213", "305", "312", "415", "617", "646", "702", "718", "917", "303", "404", "503")
 _area_counter = itertools.count()
 TARGETS = {"known": 0.6, "new": 0.6, "mixed": 0.6, "receipts": 0.8}
@@ -48,19 +54,49 @@ def run() -> list[Table]:
     results: dict[str, tuple[wrk.WrkResult, str]] = {}
     results["bare"] = baseline(url, "/bare")
     for index, mix in enumerate(RUN_MIXES):
-        # the ceiling again right before each mix: the machine is shared, so each mix is compared
-        # with a ceiling measured seconds before it, not minutes
-        results[f"insert_{mix}"] = baseline(url, "/insert")
-        print(f"   /insert before {mix}: {results[f'insert_{mix}'][0].rps:.0f}/s "
-              f"p99 {results[f'insert_{mix}'][0].p99_ms:.1f} ms", flush=True)
         for rules in RULES_RUNS:
             set_rules(url, enabled=rules)
             key = f"{mix}{'_rules' if rules else ''}"
             tag = f"{key[:1]}{index}{'r' if rules else 'n'}"
-            results[key] = service_run(url, mix, tag, recipients)
-            print(f"   {key}: {results[key][0].rps:.0f}/s p99 {results[key][0].p99_ms:.1f} ms "
-                  f"{results[key][1]} statuses {results[key][0].statuses}", flush=True)
+            results[f"insert_{key}"], results[key] = paired_run(url, mix, tag, recipients)
+            for name in (f"insert_{key}", key):
+                res, stored = results[name]
+                print(f"   {name}: {res.rps:.0f}/s p99 {res.p99_ms:.1f} ms {stored} statuses {res.statuses}",
+                      flush=True)
     return [table(results, busy)]
+
+
+Measured = tuple[wrk.WrkResult, str]  # wrk's figures, the stored = acknowledged verdict
+
+
+def paired_run(url: str, mix: str, tag: str, recipients: list[tuple[int, str]]) -> tuple[Measured, Measured]:
+    """The one-INSERT ceiling and the service, both servers up, wrk alternating between them in
+    SLICES slices of SLICE_SECONDS each: the host's speed swings by tens of percent within a
+    minute here, and a ratio of runs taken seconds apart, slice by slice, cancels that."""
+    tag = f"ST-{tag}-" if mix == "receipts" else tag
+    items = receipt_items(url, tag, recipients) if mix == "receipts" else inbound_items(mix, tag, REQUESTS)
+    base = [("/insert", p) for _, p in inbound_items("known", f"base{tag}{random.random():.6f}", REQUESTS)]
+    with connect(url) as conn:
+        rows_before = conn.execute("SELECT count(*) FROM bench_rows").fetchone()[0]
+    ceiling_runs, service_runs = [], []
+    env = service_env(url)
+    with gunicorn("bench.baseline_app:app", env, f"baseline-{tag}", "/ready") as (bhost, bport), \
+            gunicorn("wsgi:app", env, f"service-{mix}-{tag}", "/healthz") as (shost, sport):
+        for i in range(SLICES):
+            ceiling_runs.append(wrk.run(bhost, bport, wrk.write_requests(
+                "baseline", WEBHOOK_SECRET, base[i::SLICES]), SLICE_SECONDS))
+            service_runs.append(wrk.run(shost, sport, wrk.write_requests(
+                f"service-{mix}", WEBHOOK_SECRET, items[i::SLICES]), SLICE_SECONDS))
+    ceiling, service = wrk.combine(ceiling_runs), wrk.combine(service_runs)
+    with connect(url) as conn:
+        rows = conn.execute("SELECT count(*) FROM bench_rows").fetchone()[0] - rows_before
+        if mix == "receipts":
+            stored = conn.execute("SELECT count(*) FROM receipts WHERE provider_id LIKE %s",
+                                  (tag + "%",)).fetchone()[0]
+        else:
+            stored = conn.execute("SELECT count(*) FROM messages WHERE provider_id LIKE %s",
+                                  (f"IN-{tag}-%",)).fetchone()[0]
+    return (ceiling, check(rows, ceiling, SLICES)), (service, check(stored, service, SLICES))
 
 
 def setup() -> str:
@@ -91,12 +127,14 @@ def baseline(url: str, path: str) -> tuple[wrk.WrkResult, str]:
     return result, check(stored, result)
 
 
-def check(stored: int, result: wrk.WrkResult) -> str:
+def check(stored: int, result: wrk.WrkResult, runs: int = 1) -> str:
+    """Rows added against 204s: up to CONNECTIONS more per wrk run are requests in flight when it
+    stopped (stored, answer not read); fewer would be a loss."""
     acked = result.count(204)
     in_flight = stored - acked
     if result.wrapped:
         return f"{stored} stored, {acked} acked (requests repeated: {result.wrapped})"
-    if 0 <= in_flight <= wrk.CONNECTIONS:
+    if 0 <= in_flight <= wrk.CONNECTIONS * runs:
         return f"ok: {stored} stored, {acked} acked" + (f" (+{in_flight} in flight)" if in_flight else "")
     return f"MISMATCH: {stored} stored, {acked} acked"
 
@@ -130,21 +168,6 @@ def receipt_items(url: str, tag: str, recipients: list[tuple[int, str]]) -> list
              for pid, phone in ids for status in payloads.STATUS_STEPS]
     random.Random(tag).shuffle(items)
     return items
-
-
-def service_run(url: str, mix: str, tag: str, recipients: list[tuple[int, str]]) -> tuple[wrk.WrkResult, str]:
-    tag = f"ST-{tag}-" if mix == "receipts" else tag
-    items = receipt_items(url, tag, recipients) if mix == "receipts" else inbound_items(mix, tag, REQUESTS)
-    with gunicorn("wsgi:app", service_env(url), f"service-{mix}-{tag}", "/healthz") as (host, port):
-        result = wrk.run(host, port, wrk.write_requests(f"service-{mix}", WEBHOOK_SECRET, items))
-    with connect(url) as conn:
-        if mix == "receipts":
-            stored = conn.execute("SELECT count(*) FROM receipts WHERE provider_id LIKE %s",
-                                  (tag + "%",)).fetchone()[0]
-        else:
-            stored = conn.execute("SELECT count(*) FROM messages WHERE provider_id LIKE %s",
-                                  (f"IN-{tag}-%",)).fetchone()[0]
-    return result, check(stored, result)
 
 
 def seed_conversations(url: str, phones: list[str]) -> list[tuple[int, str]]:
@@ -195,27 +218,34 @@ def set_rules(url: str, *, enabled: bool) -> None:
         conn.execute("UPDATE rules SET enabled = %s", (enabled,))
 
 
-def table(results: dict[str, tuple[wrk.WrkResult, str]], busy: float) -> Table:
+def table(results: dict[str, Measured], busy: float) -> Table:
     t = Table(f"Webhooks: PostgreSQL, {gunicorn_settings()}; wrk {wrk.THREADS} threads, {wrk.CONNECTIONS} "
-              f"connections, {wrk.SECONDS} s per run",
-              ["run", "req/s", "vs /insert just before", "p50 ms", "p99 ms", "errors",
-               "stored = acknowledged",
-               "vs same mix without rules"])
+              f"connections; each run {SLICES} slices of {SLICE_SECONDS} s alternating with its own "
+              "/insert ceiling",
+              ["run", "req/s", "vs its /insert ceiling", "p50 ms", "p99 ms", "errors",
+               "stored = acknowledged", "vs same mix without rules"])
     for key, (res, stored) in results.items():
         mix = key.removesuffix("_rules")
-        ceiling = results.get(f"insert_{mix}")
-        without = results.get(mix) if key.endswith("_rules") else None
+        ceiling = results.get(f"insert_{key}")
+        without = results.get(mix) if key.endswith("_rules") and not key.startswith("insert_") else None
+        own = res.rps / ceiling[0].rps if ceiling else None
         t.add(NAMES.get(key, key), f"{res.rps:.0f}",
-              ratio(res.rps / ceiling[0].rps, TARGETS.get(mix)) if ceiling else "",
+              ratio(own, TARGETS.get(mix)) if own else "",
               f"{res.p50_ms:.1f}",
               f"{res.p99_ms:.1f}" + ("" if key == "bare" or key.startswith("insert") or res.p99_ms <= 50
                                       else " (MISSES ≤ 50)"),
-              res.errors, stored, ratio(res.rps / without[0].rps, 0.9) if without else "")
+              res.errors, stored,
+              ratio(own / (without[0].rps / results[f"insert_{mix}"][0].rps), 0.9) if without else "")
     inserts = [r.rps for k, (r, _) in results.items() if k.startswith("insert_")]
     t.note(f"/insert ceilings over the run: {', '.join(f'{x:.0f}' for x in inserts)} req/s; /bare "
            f"{results['bare'][0].rps:.0f} req/s")
-    t.note("stored = acknowledged: rows added vs 204s counted by wrk; up to 32 more rows are the requests "
-           "in flight when wrk stopped (stored, answer not read); fewer rows would be a loss")
+    t.note(f"each run: both servers up, wrk alternating ceiling and service {SLICES} times, "
+           f"{SLICE_SECONDS} s each (the host's speed swings by tens of percent within a minute; slices "
+           "seconds apart cancel that); req/s over the slices, p50 and p99 the mean of the slices'; "
+           "with rules vs without: the ratio of the two runs' ratios to their own ceilings")
+    t.note(f"stored = acknowledged: rows added vs 204s counted by wrk; up to {wrk.CONNECTIONS} more rows a "
+           "slice are the requests in flight when wrk stopped (stored, answer not read); fewer rows would "
+           "be a loss")
     best, held = max(inserts), wrk.CONNECTIONS
     t.note(f"p99 at {held} connections: wrk keeps {held} requests in flight, so the MEAN latency is "
            f"{held} / rate (Little's law): {1000 * held / best:.0f} ms at the best /insert ceiling "
@@ -226,8 +256,9 @@ def table(results: dict[str, tuple[wrk.WrkResult, str]], busy: float) -> Table:
 
 
 NAMES = {"bare": "POST /bare (ceiling)",
-         **{f"insert_{mix}": f"POST /insert (ceiling, before {mix})" for mix in MIXES},
          "known": "known senders", "known_rules": "known senders, 1,000 rules",
          "new": "new senders", "new_rules": "new senders, 1,000 rules",
          "mixed": "5,000 senders × 3 numbers", "mixed_rules": "5,000 senders × 3 numbers, 1,000 rules",
          "receipts": "receipt storm", "receipts_rules": "receipt storm, 1,000 rules"}
+NAMES.update({f"insert_{key}": f"POST /insert (ceiling, with {name})" for key, name in list(NAMES.items())
+              if key != "bare"})

@@ -78,3 +78,18 @@ def run(host: str, port: int, requests_file: Path, seconds: int = SECONDS) -> Wr
     return WrkResult(rps=data["requests"] / (data["duration_us"] / 1e6), p50_ms=data["p50_us"] / 1000,
                      p99_ms=data["p99_us"] / 1000, requests=data["requests"], statuses=data["statuses"],
                      socket_errors=data["socket_errors"], wrapped=data["wrapped"])
+
+
+def combine(runs: list[WrkResult]) -> WrkResult:
+    """Several runs as one: requests over the summed durations; p50 and p99 the mean of the runs'
+    (wrk gives percentiles per run, not its histogram); statuses and errors summed."""
+    statuses: dict[str, int] = {}
+    for r in runs:
+        for status, n in r.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    seconds = sum(r.requests / r.rps for r in runs if r.rps)
+    return WrkResult(rps=sum(r.requests for r in runs) / seconds if seconds else 0.0,
+                     p50_ms=sum(r.p50_ms for r in runs) / len(runs),
+                     p99_ms=sum(r.p99_ms for r in runs) / len(runs),
+                     requests=sum(r.requests for r in runs), statuses=statuses,
+                     socket_errors=sum(r.socket_errors for r in runs), wrapped=sum(r.wrapped for r in runs))
