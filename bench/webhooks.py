@@ -51,7 +51,7 @@ def run() -> list[Table]:
     seed_conversations(url, payloads.senders())  # the known senders
     recipients = seed_conversations(url, payloads.senders(500, first=500))
     busy = busy_elsewhere()
-    results: dict[str, tuple[wrk.WrkResult, str]] = {}
+    results: dict[str, Measured] = {}
     results["bare"] = baseline(url, "/bare")
     for index, mix in enumerate(RUN_MIXES):
         for rules in RULES_RUNS:
@@ -111,7 +111,7 @@ def setup() -> str:
     return url
 
 
-def baseline(url: str, path: str) -> tuple[wrk.WrkResult, str]:
+def baseline(url: str, path: str) -> Measured:
     with connect(url) as conn:
         before = conn.execute("SELECT count(*) FROM bench_rows").fetchone()[0]
     items = inbound_items("known", f"base{path.strip('/')}{random.random():.6f}", REQUESTS)
