@@ -64,6 +64,12 @@ def after_commit(session: Session, channel: str, payload: str = "") -> None:
     pending.setdefault(_dsn(bind), []).append((channel, payload))
 
 
+def send_soon(bind, channel: str, payload: str = "") -> None:
+    """Send NOTIFY `channel`, `payload` for a change that has committed already (PostgreSQL)."""
+    if bind.dialect.name == "postgresql":
+        publisher(_dsn(bind)).put([(channel, payload)])
+
+
 def _dsn(bind) -> str:
     engine = bind.engine
     dsn = _DSNS.get(engine)
@@ -131,16 +137,19 @@ class Publisher:
                 while self.pending and len(batch) < BATCH:
                     batch.append(self.pending.popleft())
                 unique = list(dict.fromkeys(batch))  # PostgreSQL folds repeats within a transaction too
-                try:
-                    if conn is None or conn.closed:
-                        conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-                    conn.execute(SEND, ([c for c, _ in unique], [p for _, p in unique]))
-                    self.sent += len(unique)
-                except psycopg.Error as exc:  # a hint lost; listeners look again on their timers
-                    log.warning("notify publisher: %d notifications dropped (%s)", len(unique), exc)
-                    if conn is not None:
-                        conn.close()
-                    conn = None
+                for attempt in (1, 2):  # a connection the database closed since the last batch: once more
+                    try:
+                        if conn is None or conn.closed:
+                            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+                        conn.execute(SEND, ([c for c, _ in unique], [p for _, p in unique]))
+                        self.sent += len(unique)
+                        break
+                    except psycopg.Error as exc:  # a hint lost; listeners look again on their timers
+                        if conn is not None:
+                            conn.close()
+                        conn = None
+                        if attempt == 2:
+                            log.warning("notify publisher: %d notifications dropped (%s)", len(unique), exc)
             with self.state:
                 if not self.pending:
                     self.idle.set()

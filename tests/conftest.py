@@ -307,9 +307,12 @@ def post_signed_webhook(client, path: str, payload: dict | bytes | str, **header
 
 @contextmanager
 def record_statements(engine: Engine, autocommit: bool = False) -> Iterator[list]:
-    """Yields the list of the SQL statements engine sends while the block runs; with autocommit,
-    (statement, whether its DBAPI connection was in autocommit) pairs. The listener is removed on
-    exit, whatever happens."""
+    """Yields the list of the SQL statements engine sends while the block runs, also those sent on
+    the driver's connection by app.dbutil.first_row_alone; with autocommit, (statement, whether
+    its DBAPI connection was in autocommit) pairs. The listeners are removed on exit, whatever
+    happens."""
+    from app import dbutil
+
     statements: list = []
 
     def record(conn, _cursor, statement, *_args):
@@ -319,11 +322,16 @@ def record_statements(engine: Engine, autocommit: bool = False) -> Iterator[list
         else:
             statements.append(statement)
 
+    def observe(statement: str, in_autocommit: bool) -> None:  # dbutil.first_row_alone's statements
+        statements.append((statement, in_autocommit) if autocommit else statement)
+
     event.listen(engine, "before_cursor_execute", record)
+    dbutil.STATEMENT_OBSERVERS.append(observe)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        dbutil.STATEMENT_OBSERVERS.remove(observe)
 
 
 def wait_until(fn: Callable, timeout: float = 15.0, every: float = 0.05):

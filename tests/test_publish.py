@@ -51,6 +51,30 @@ def test_sent_after_commit_not_before(app, listen):
         db.session.remove()
 
 
+def test_a_connection_the_database_closed_costs_no_notification(app, listen, database_url):
+    """A restart or a terminated backend between two batches: the publisher finds out only when
+    it next sends, and sends that batch again on a new connection instead of dropping it."""
+    from tests.conftest import wait_until
+
+    received = listen("t_publish")
+    with app.app_context():
+        notify("t_publish", "before")
+        db.session.commit()
+        assert received(1.0) == ["before"]
+        with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as admin:
+            mine = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'SELECT pg_notify(n.c, n.p)%%' AND pid <> pg_backend_pid()")
+            pids = [row[0] for row in admin.execute(mine).fetchall()]
+            assert pids  # the publisher's connection, its last statement a batch
+            admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+            gone = "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s))"
+            assert wait_until(lambda: admin.execute(gone, (pids,)).fetchone()[0])
+        notify("t_publish", "after")
+        db.session.commit()
+        assert received(2.0) == ["after"]
+        db.session.remove()
+
+
 def test_nothing_sent_for_a_rollback(app, listen):
     received = listen("t_publish")
     with app.app_context():

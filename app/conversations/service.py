@@ -16,7 +16,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.consent.guard import ensure_can_send
 from app.conversations.models import Contact, Conversation, Message, Receipt
-from app.dbutil import dialect, insert_ignore, lock_key, notify, session_connection
+from app.dbutil import (
+    NOT_RUN,
+    dialect,
+    first_row_alone,
+    insert_ignore,
+    lock_key,
+    notify,
+    notify_committed,
+    session_connection,
+)
 from app.events import log_event
 from app.extensions import db
 from app.publish import DESK_CHANNEL
@@ -268,8 +277,7 @@ def record_status(report: StatusReport) -> bool:
     if dialect() == "postgresql":
         # The known message's statement is the whole work: it commits by itself (autocommit; no
         # BEGIN and COMMIT round trips) unless this session has begun a transaction already.
-        conn, alone = session_connection(True)
-        found, stored = _record_status_pg(conn, report)
+        found, stored, alone = _record_status_pg(report)
         if found:
             return stored
         if alone:  # it wrote nothing; the rest holds the provider id's lock: a transaction of its own
@@ -369,20 +377,28 @@ SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM r),
 """)
 
 
-def _record_status_pg(conn, report: StatusReport) -> tuple[bool, bool]:
-    """(message found, receipt new): one round trip when the message is known."""
+def _record_status_pg(report: StatusReport) -> tuple[bool, bool, bool]:
+    """(message found, receipt new, ran alone): one round trip when the message is known. Alone
+    (the common case) it commits by itself, on the driver's connection (first_row_alone) or else
+    on the session's in autocommit; within a transaction the session has begun, as part of it."""
     raw = report.raw or {}
     price = raw.get("price")
     now = utcnow()
-    row = conn.execute(RECORD_STATUS_PG, {
+    params = {
         "pid": report.provider_id, "status": report.status, "rank": OUTBOUND_RANK.get(report.status, -1),
         "error_code": report.error_code, "error_message": report.error_message,
         "price": None if price in (None, "") else str(price), "price_unit": raw.get("price_unit") or None,
         "now": now, "sent_at": parse_time(raw.get("date_sent")) or now, "payload": json.dumps(raw),
-    }).one()
+    }
+    row = first_row_alone(RECORD_STATUS_PG, params)
+    committed = row is not NOT_RUN
+    if not committed:
+        conn, alone = session_connection(True)
+        row = conn.execute(RECORD_STATUS_PG, params).one()
     if row[2] is not None:  # the status moved: the desk hears it after commit (migration 0013)
-        notify(DESK_CHANNEL, json.dumps({"c": row[2], "k": "msg"}))
-    return row[0] > 0, row[1] > 0
+        payload = json.dumps({"c": row[2], "k": "msg"})
+        (notify_committed if committed else notify)(DESK_CHANNEL, payload)
+    return row[0] > 0, row[1] > 0, committed or alone
 
 
 def status_changes(
