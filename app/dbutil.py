@@ -47,7 +47,7 @@ def first_row_alone(statement: TextClause, params: dict):
     dropping the connection if it broke: in autocommit a failed statement wrote nothing, and the
     session path runs it again and reports the failure as SQLAlchemy would (it also invalidates
     the pool after a restart, and the webhook retries once: app/webhooks)."""
-    if db.session().in_transaction():
+    if db.session.registry.has() and db.session().in_transaction():  # (has(): no session made for this)
         return NOT_RUN
     sql = _DRIVER_SQL.get(statement)
     if sql is None:
@@ -70,7 +70,7 @@ def first_row_alone(statement: TextClause, params: dict):
 
 
 def dialect() -> str:
-    return db.session.get_bind().dialect.name
+    return db.engine.dialect.name  # the one engine the session is bound to; asking it makes no session
 
 
 def insert_ignore(table, index_elements: list[str]):

@@ -81,7 +81,8 @@ def _store_once_or_retry(store: Callable[[dict], object], data: dict) -> None:
     for attempt in (1, 2):
         try:
             store(data)
-            db.session.commit()
+            if db.session.registry.has():  # none made: the store's one statement committed by itself
+                db.session.commit()
             return
         except PayloadError:
             raise
