@@ -23,6 +23,7 @@ schedule all allow it.
 
 from __future__ import annotations
 
+import functools
 import sys
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -34,7 +35,7 @@ import re2
 
 from app.consent.keywords import first_word, fold, normalize
 from app.rules.schedule import applies
-from app.rules.templates import ReplyTemplateError, render_reply
+from app.rules.templates import ReplyTemplateError, compile_reply_uncached, render_reply
 from app.rules.validation import MAX_INDEX_PROGRAM, MAX_PROGRAM_SIZE, regex_options
 
 
@@ -55,6 +56,12 @@ class RuleSpec:
     close: bool = False
     assign_to: str | None = None
     enabled: bool = True
+
+    @functools.cached_property
+    def compiled_reply(self) -> Any:
+        """The reply compiled once for as long as this rule is in the index (a change to the
+        rules builds a new index). ReplyTemplateError when it does not compile: not kept."""
+        return compile_reply_uncached(self.reply)
 
     @classmethod
     def from_row(cls, obj: Any) -> RuleSpec:
@@ -237,7 +244,7 @@ def _decision(spec: RuleSpec, message: Inbound, brand: str) -> Decision:
     disable = False
     if spec.reply:
         try:
-            reply = render_reply(spec.reply, context_for(message, brand)) or None
+            reply = render_reply(spec.reply, context_for(message, brand), spec.compiled_reply) or None
         except ReplyTemplateError as exc:
             error, disable = str(exc), not exc.transient
     return Decision(

@@ -47,6 +47,7 @@ __all__ = [
     "ReplyTemplateError",
     "check_reply",
     "compile_reply",
+    "compile_reply_uncached",
     "render_reply",
 ]
 
@@ -316,7 +317,14 @@ def parse_reply(template: str) -> nodes.Template:
 
 @functools.lru_cache(maxsize=512)
 def compile_reply(template: str) -> Any:
-    """The compiled template, or ReplyTemplateError saying what is wrong (cached per source)."""
+    """The compiled template, or ReplyTemplateError saying what is wrong (cached per source: for
+    previews and tests; a rule keeps its own, RuleSpec.compiled_reply, so that more rules than
+    this cache holds do not evict each other's, each compile costing about 2 ms)."""
+    return compile_reply_uncached(template)
+
+
+def compile_reply_uncached(template: str) -> Any:
+    """compile_reply without the cache."""
     source_ast = parse_reply(template)
     try:
         guarded = _Guard().visit(source_ast)
@@ -328,13 +336,14 @@ def compile_reply(template: str) -> Any:
         raise ReplyTemplateError(f"the template is too deeply nested or too large: {exc}") from None
 
 
-def render_reply(template: str, context: dict) -> str:
+def render_reply(template: str, context: dict, compiled: Any = None) -> str:
     """Render a reply: spaces collapsed, stripped, at most MAX_REPLY characters.
 
     `context` is `{"contact": {"name", "phone"}, "message": {"body", "from", "to"}, "brand": ...}`;
     leave a key out (rather than None) when unknown, so it renders empty and `default()` works.
     """
-    compiled = compile_reply(template)
+    if compiled is None:
+        compiled = compile_reply(template)
     token = limits.start()
     pieces: list[str] = []
     size = 0

@@ -304,3 +304,33 @@ def test_exact_rules_are_a_dictionary_lookup() -> None:
     small_time = min(_time_decides(small, bodies) for _ in range(3))
     large_time = min(_time_decides(large, bodies) for _ in range(3))
     assert large_time / small_time < 3, (small_time, large_time)
+
+
+def test_each_rule_compiles_its_reply_once_however_many_rules_there_are(monkeypatch):
+    """More rules with replies than compile_reply's shared cache holds (512) used to evict each
+    other's compiled templates: every match compiled again (about 2 ms). A rule keeps its own."""
+    from app.rules import engine, templates
+
+    compiled: list[str] = []
+
+    def counting(template: str):
+        compiled.append(template)
+        return templates.compile_reply_uncached(template)
+
+    monkeypatch.setattr(engine, "compile_reply_uncached", counting)
+    reply = "Thanks {{ contact.name }}, word "
+    specs = [spec(i, patterns=(f"word{i}",), reply=f"{reply}{i}") for i in range(600)]
+    index = RuleIndex.build(specs)
+    for _ in range(2):
+        for i in range(600):
+            decision = decide(inbound(f"word{i} please", contact_name="Ada"), index)
+            assert decision.reply == f"Thanks Ada, word {i}"
+    assert len(compiled) == 600
+
+
+def test_a_reply_that_does_not_compile_is_reported_each_time_and_not_kept():
+    broken = spec(1, reply="{{ contact.name ")
+    for _ in range(2):
+        decision = decide(inbound("hours?"), RuleIndex.build([broken]))
+        assert decision.reply is None and decision.error
+    assert "compiled_reply" not in vars(broken)
