@@ -135,6 +135,32 @@ def test_a_warmed_process_answers_its_first_lookups_from_memory(app, generations
         assert cachebus.is_live()
 
 
+def test_a_warmed_process_has_its_rules_replies_compiled_within_its_budget(app, generations, monkeypatch):
+    from app import warm as warm_module
+
+    _create(app, [{"name": "broken", "match": "first_word", "patterns": ["BROKEN"], "reply": "Reply"}])
+    _rules(app, 5)
+    with app.app_context():  # a reply the editor would refuse, as an old row or an import might hold
+        db.session.execute(db.text("UPDATE rules SET reply = '{{ contact.name ' WHERE name = 'broken'"))
+        db.session.commit()
+        db.session.remove()
+    service.invalidate_cache()
+    assert warm(app) is True
+    with app.app_context():
+        index = service.rule_index()
+        db.session.remove()
+    compiled = {spec.name for spec in index.rules if "compiled_reply" in vars(spec)}
+    assert compiled == {f"Keyword {i}" for i in range(5)}  # the broken one is left to the engine
+
+    monkeypatch.setattr(warm_module, "REPLY_BUDGET", 0.0)  # no time: nothing compiled, still warm
+    service.invalidate_cache()
+    assert warm(app) is True
+    with app.app_context():
+        index = service.rule_index()
+        db.session.remove()
+    assert not any("compiled_reply" in vars(spec) for spec in index.rules)
+
+
 def test_warming_against_a_database_that_is_down_is_not_fatal(app, caplog):
     from app import create_app
 
