@@ -109,6 +109,6 @@ def test_every_worker_fills_its_caches_before_its_first_request(tmp_path):
     with running_gunicorn(tmp_path, url, 2, log_path, LOG_FORMAT="text") as port:
         assert wait_until(lambda: warmed() == 2, timeout=60, every=0.2), log_path.read_text()
         text = log_path.read_text()
-        assert text.count(": 3 rules, change listener off") == 2, text
+        assert text.count(": 3 rules (3 replies compiled), change listener off") == 2, text
         assert "caches not warmed" not in text, text
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
