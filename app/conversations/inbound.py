@@ -193,11 +193,9 @@ def _record_inbound_pg(msg: InboundMessage, alone: bool = False) -> StoredInboun
         "segments": info.num_segments, "provider_id": msg.provider_id,
     }
     row = first_row_alone(STORE_INBOUND_PG, params) if alone else NOT_RUN
+    if row is None:  # a contact or thread created concurrently: invisible to this snapshot
+        row = first_row_alone(STORE_INBOUND_PG, params)
     committed = row is not NOT_RUN
-    if committed:
-        if row is None:  # a contact or thread created concurrently: invisible to this snapshot
-            row = first_row_alone(STORE_INBOUND_PG, params)
-            committed = row is not NOT_RUN
     if not committed:
         conn, _ = session_connection(alone)
         row = conn.execute(STORE_INBOUND_PG, params).first()

@@ -391,14 +391,14 @@ def _record_status_pg(report: StatusReport) -> tuple[bool, bool, bool]:
         "now": now, "sent_at": parse_time(raw.get("date_sent")) or now, "payload": json.dumps(raw),
     }
     row = first_row_alone(RECORD_STATUS_PG, params)
-    committed = row is not NOT_RUN
+    alone = committed = row is not NOT_RUN
     if not committed:
         conn, alone = session_connection(True)
         row = conn.execute(RECORD_STATUS_PG, params).one()
     if row[2] is not None:  # the status moved: the desk hears it after commit (migration 0013)
         payload = json.dumps({"c": row[2], "k": "msg"})
         (notify_committed if committed else notify)(DESK_CHANNEL, payload)
-    return row[0] > 0, row[1] > 0, committed or alone
+    return row[0] > 0, row[1] > 0, alone
 
 
 def status_changes(
