@@ -6,7 +6,7 @@ import os
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Sizing (measured with `python -m bench webhooks`, wrk at 32 connections, on 2 cores shared with
 # PostgreSQL; see bench/RESULTS.md):
-# - workers = one per core. A webhook is two round trips (one statement, the commit) and ~1 ms of
+# - workers = one per core. A plain webhook is one self-committing statement and ~1 ms of
 #   Python; the Python part holds the GIL, so only processes add CPU, and PostgreSQL needs the
 #   same cores. The old 2 x cores + 1 (5 here) added context switches and connections, not
 #   throughput: 2 x 8 gave the most req/s of 2x8, 3x4, 4x4, 5x4 and 3x8 in one sweep (noisy).
